@@ -1,0 +1,65 @@
+// The words of DESIGN.md as types. Pure data: nothing here performs I/O.
+
+export const ENGINE_NAMES = ['postgres', 'mariadb'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+export const STORAGE_NAMES = ['btrfs', 'zfs', 'reflink', 'copy'] as const;
+export type StorageName = (typeof STORAGE_NAMES)[number];
+
+export const INSTANCE_STATUSES = ['provisioning', 'ready', 'failed', 'destroying', 'destroyed'] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+export const VERSION_STATUSES = ['importing', 'ready', 'failed', 'retired'] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+export interface Connection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  url: string;
+}
+
+/** A template version as stored: one import of a template. */
+export interface TemplateVersion {
+  id: string;
+  template: string;
+  engine: EngineName;
+  status: VersionStatus;
+  image: string;
+  /** the database inside the datadir that holds the data */
+  database: string | null;
+  /** admin secret of the datadir; rotated away in every instance */
+  adminPassword: string;
+  sizeBytes: number | null;
+  error: string | null;
+  createdAt: Date;
+  readyAt: Date | null;
+}
+
+/** An instance as stored. `password` never leaves the controller except to its owner. */
+export interface InstanceRecord {
+  id: string;
+  name: string;
+  owner: string;
+  template: string;
+  engine: EngineName;
+  versionId: string | null;
+  /** pinned version: reset goes back to this one instead of latest */
+  pinnedVersionId: string | null;
+  status: InstanceStatus;
+  /** the status the owner asked for: present or absent */
+  desired: 'present' | 'absent';
+  port: number | null;
+  password: string;
+  containerId: string | null;
+  error: string | null;
+  /** bumped by reset: the reconciler rebuilds the clone when it differs from appliedGeneration */
+  generation: number;
+  appliedGeneration: number;
+  expiresAt: Date | null;
+  createdAt: Date;
+  readyAt: Date | null;
+  destroyedAt: Date | null;
+}

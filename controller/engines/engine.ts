@@ -1,0 +1,63 @@
+// A database kind. One implementation per engine (postgres.ts, mariadb.ts); see createEngine in index.ts.
+// An engine only *describes* commands and speaks its wire protocol; the importer and reconciler
+// run the commands through the runtime.
+import type { EngineName } from '../domain/types.js';
+
+export interface EngineConn {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface DatabaseInfo {
+  name: string;
+  tables: number;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  /** URL scheme of connection strings */
+  readonly scheme: 'postgres' | 'mysql';
+  /** server port inside the container */
+  readonly port: number;
+  /** datadir mount point inside the container (as in the official image) */
+  readonly dataDir: string;
+  /** uid:gid of the server user in the image (999 in the official images) */
+  readonly user: string;
+  /** superuser handed to the instance's owner */
+  readonly adminUser: string;
+  /** dump file endings this engine loads, longest first */
+  readonly dumpExtensions: readonly string[];
+  /** signal that makes the server shut down cleanly and quickly */
+  readonly stopSignal: string;
+
+  /** Files (name → content) put in the import's private staging dir, mounted at `stagingDir`. */
+  stagingFiles(adminPassword: string): Record<string, string>;
+  /** argv of a one-shot container that initialises an empty datadir. */
+  initCommand(stagingDir: string): string[];
+  /** Files (path relative to the datadir → content) written after init, before the first start. */
+  configFiles(): Record<string, string>;
+  /** argv of the server process. Import servers listen only inside the container. */
+  serverCommand(purpose: 'import' | 'instance', stagingDir: string): string[];
+  /** exec argv that exits 0 once the server accepts local connections. */
+  pingCommand(): string[];
+  /** exec argv creating an empty database. */
+  createDatabaseCommand(database: string): string[];
+  /** exec argv loading a plain SQL file (path inside the container) into `database`, stopping on the first error. */
+  loadSqlCommand(file: string, database: string): string[];
+  /** exec argv restoring an archive dump (pg_dump -Fc), or null when the engine has none. */
+  restoreArchiveCommand(file: string, database: string, jobs: number): string[] | null;
+  /** exec argv printing user databases with their table counts; parse with parseDatabases. */
+  listDatabasesCommand(): string[];
+  parseDatabases(stdout: string): DatabaseInfo[];
+  /** exec argv dropping a database (used to remove the empty one a self-creating dump left). */
+  dropDatabaseCommand(database: string): string[];
+
+  /** Waits (until deadline) for the server on conn to accept the admin secret, then sets a new password. */
+  rotatePassword(conn: EngineConn, newPassword: string, deadline: number): Promise<void>;
+  /** A real authenticated query with the instance's own credentials; throws when it fails. */
+  probe(conn: EngineConn, deadline: number): Promise<void>;
+  url(conn: EngineConn): string;
+}

@@ -1,0 +1,81 @@
+// The HTTP API's shapes (v1), shared with the Action. Types only: no runtime code.
+
+export type InstanceStatus = 'provisioning' | 'ready' | 'failed' | 'destroying' | 'destroyed';
+export type VersionStatus = 'importing' | 'ready' | 'failed' | 'retired';
+
+export interface ConnectionDto {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** postgres://… or mysql://… */
+  url: string;
+}
+
+export interface InstanceDto {
+  id: string;
+  name: string;
+  owner: string;
+  template: string;
+  /** template version id the instance was cloned from (null until cloned) */
+  templateVersion: string | null;
+  status: InstanceStatus;
+  /** ISO 8601, or null when the instance does not expire */
+  expiresAt: string | null;
+  createdAt: string;
+  readyAt: string | null;
+  /** why the instance failed, when status is failed */
+  error?: string;
+  /** present for the instance's owner (and admins); never in lists */
+  connection: ConnectionDto | null;
+}
+
+/** POST /api/v1/instances body */
+export interface CreateInstanceRequest {
+  template: string;
+  name?: string;
+  /** lifetime: seconds, or a duration such as "2h", "30m", "1d" */
+  ttl?: number | string;
+  /** admin tokens only: create on behalf of this owner key */
+  owner?: string;
+}
+
+/** POST /api/v1/instances response: 201 when created, 200 when it existed. */
+export interface CreateInstanceResponse extends InstanceDto {
+  created: boolean;
+}
+
+export interface TemplateVersionDto {
+  id: string;
+  status: VersionStatus;
+  createdAt: string;
+  readyAt: string | null;
+  sizeBytes: number | null;
+  error?: string;
+}
+
+export interface TemplateDto {
+  name: string;
+  engine: 'postgres' | 'mariadb';
+  /** id of the newest ready version, or null */
+  latest: string | null;
+  /** newest first */
+  versions: TemplateVersionDto[];
+}
+
+export interface ImportResponse {
+  template: string;
+  version: TemplateVersionDto;
+}
+
+export interface HealthDto {
+  ok: boolean;
+  storage: string;
+  docker: 'ok' | 'unreachable';
+  version: string;
+}
+
+export interface ErrorDto {
+  error: { code: string; message: string };
+}

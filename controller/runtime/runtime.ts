@@ -1,0 +1,59 @@
+// What runs database servers: containers. Docker through dockerode implements it (docker.ts).
+
+export interface Bind {
+  host: string;
+  container: string;
+  readOnly?: boolean;
+}
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  cmd: string[];
+  /** uid:gid the process runs as; the image's entrypoint is never used */
+  user: string;
+  env?: string[];
+  labels: Record<string, string>;
+  binds: Bind[];
+  /** container port to publish; hostPort 0 or absent lets Docker choose */
+  publish?: { containerPort: number; hostPort?: number; hostIp?: string };
+  memoryBytes?: number;
+  nanoCpus?: number;
+  shmBytes?: number;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  running: boolean;
+  /** host port the published container port is bound to, when running */
+  hostPort: number | null;
+  exitCode: number | null;
+}
+
+export interface ExecOutput {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Runtime {
+  /** Throws AppError('docker_unavailable') with what to do when the engine does not answer. */
+  ping(): Promise<void>;
+  imageExists(image: string): Promise<boolean>;
+  /** Creates and starts; returns the container id and the published host port (if any). */
+  start(spec: ContainerSpec): Promise<{ id: string; hostPort: number | null }>;
+  exec(id: string, cmd: string[], opts?: { user?: string; env?: string[] }): Promise<ExecOutput>;
+  /** Sends `signal` (default SIGTERM), waits up to timeoutSec for exit; returns the exit code. */
+  stop(id: string, opts?: { signal?: string; timeoutSec?: number }): Promise<number | null>;
+  /** Force-removes; missing is not an error. */
+  remove(id: string): Promise<void>;
+  /** Containers whose labels include all of `labels`. */
+  list(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  inspect(id: string): Promise<ContainerInfo | null>;
+  /** Resident memory of a running container, in bytes. */
+  memoryUsage(id: string): Promise<number | null>;
+  /** Last lines of the container's output, for error messages. */
+  logs(id: string, tail?: number): Promise<string>;
+}

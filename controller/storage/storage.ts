@@ -1,0 +1,16 @@
+// How a datadir is cloned. One implementation per driver; see createStorage in index.ts.
+import type { StorageName } from '../domain/types.js';
+
+export interface Storage {
+  readonly name: StorageName;
+  /** Creates an empty, writable volume at `path` (its parent exists). */
+  createVolume(path: string): Promise<void>;
+  /** Makes a finished template version read-only. */
+  seal(path: string): Promise<void>;
+  /** Clones sealed `src` to a new writable volume `dst` (copy-on-write where the driver can). */
+  clone(src: string, dst: string): Promise<void>;
+  /** Removes a volume, sealed or not. Missing is not an error. */
+  remove(path: string): Promise<void>;
+  /** Bytes the volume's files take (apparent size of the data). */
+  size(path: string): Promise<number>;
+}

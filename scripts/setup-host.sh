@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Prepares this machine to run myaas and its tests: host packages, a Docker engine,
+# copy-on-write storage pools and the locally built engine images.
+# Run as root. Idempotent: every step checks first and does nothing when already done.
+set -euo pipefail
+
+DATA_DIR=${MYAAS_DATA_DIR:-/var/lib/myaas}
+XFS_DIR=${MYAAS_XFS_DIR:-/var/lib/myaas-xfs}
+POOL_IMAGES=${MYAAS_POOL_IMAGES:-/var/lib/myaas-pools}
+POOL_SIZE=${MYAAS_POOL_SIZE:-20G}
+CACHE_DIR=${MYAAS_IMAGE_CACHE:-/var/cache/myaas}
+SKIP_IMAGES=${MYAAS_SKIP_IMAGES:-}
+
+say() { printf '[setup-host %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf '[setup-host] error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (sudo $0)"
+
+# --- packages -----------------------------------------------------------------
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v psql >/dev/null || need+=(postgresql-client)
+command -v mariadb >/dev/null || need+=(mariadb-client)
+command -v pg_restore >/dev/null || need+=(postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# --- Docker engine --------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  say "starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/myaas-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || die "dockerd did not come up; see /var/log/myaas-dockerd.log"
+fi
+say "docker $(docker version --format '{{.Server.Version}}') with $(docker info --format '{{.Driver}}')"
+
+# --- storage pools --------------------------------------------------------------
+fstype() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
+
+# pool DIR KIND: mounts a loop image of KIND at DIR unless DIR already is on such a filesystem.
+pool() {
+  local dir=$1 kind=$2 img="$POOL_IMAGES/$2.img"
+  mkdir -p "$dir" "$POOL_IMAGES"
+  case "$(fstype "$dir")" in
+    "$kind") say "$dir is $kind already"; return ;;
+  esac
+  if [ ! -f "$img" ]; then
+    say "creating $kind pool $img ($POOL_SIZE, sparse)"
+    truncate -s "$POOL_SIZE" "$img"
+    if [ "$kind" = btrfs ]; then mkfs.btrfs -q "$img"; else mkfs.xfs -q -m reflink=1 "$img"; fi
+  fi
+  mount -o loop "$img" "$dir"
+  say "mounted $kind pool at $dir"
+}
+pool "$DATA_DIR" btrfs
+pool "$XFS_DIR" xfs
+
+# --- engine images --------------------------------------------------------------
+mirror() {
+  local m
+  m=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+      | head -n1 | grep -oE 'https?://[^ ]+' || true)
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# build_image NAME PACKAGES USER DATADIR PATHPREFIX
+build_image() {
+  local name=$1 pkgs=$2 user=$3 datadir=$4 pathprefix=$5
+  local tarball="$CACHE_DIR/$(echo "$name" | tr '/:' '__').tar"
+  local envpath="PATH=$pathprefix/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  if docker image inspect "$name" >/dev/null 2>&1; then say "image $name present"; return; fi
+  mkdir -p "$CACHE_DIR"
+  if [ ! -s "$tarball" ]; then
+    local root
+    root=$(mktemp -d /var/tmp/myaas-rootfs.XXXXXX)
+    say "debootstrap $name ($pkgs) from $(mirror); takes about a minute"
+    debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "$(mirror)" >"$root.log" 2>&1 \
+      || { tail -n 20 "$root.log" >&2; die "debootstrap for $name failed (log: $root.log)"; }
+    # Lay the rootfs out like the official image: server user with uid/gid 999, an empty datadir.
+    chroot "$root" groupmod -g 999 "$user"
+    chroot "$root" usermod -u 999 -g 999 "$user"
+    rm -rf "${root:?}$datadir" "$root/var/lib/postgresql/15/main" "$root/var/cache/apt/archives/"*.deb \
+      "$root/var/lib/apt/lists/"* "$root/usr/share/doc" "$root/usr/share/man"
+    mkdir -p "$root$datadir" "$root/run/mysqld" "$root/run/postgresql"
+    chroot "$root" chown -R 999:999 "$datadir" /run/mysqld /run/postgresql
+    chmod 1777 "$root/run/mysqld" "$root/run/postgresql"
+    tar -C "$root" -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$root" "$root.log"
+  fi
+  say "importing $name from $tarball"
+  docker import --change "ENV $envpath" --change "ENV LANG=C.UTF-8" --change "USER $user" \
+    --change 'CMD ["bash"]' "$tarball" "$name" >/dev/null
+}
+
+if [ -z "$SKIP_IMAGES" ]; then
+  build_image myaas-local/postgres:15 postgresql-15,postgresql-client-15,ca-certificates postgres \
+    /var/lib/postgresql/data /usr/lib/postgresql/15/bin:
+  build_image myaas-local/mariadb:10.11 mariadb-server,mariadb-client mysql /var/lib/mysql ""
+fi
+say "host ready: data dir $DATA_DIR ($(fstype "$DATA_DIR")), xfs pool $XFS_DIR ($(fstype "$XFS_DIR"))"
