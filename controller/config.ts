@@ -1,0 +1,146 @@
+// The one reader of the environment (and of an optional config file). Everything else gets a Config.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { STORAGE_NAMES } from './domain/types.js';
+
+const bytes = (s: string): number => {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new Error(`not a size: ${s} (use e.g. 512m, 1g)`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
+};
+
+/** "90", "90s", "30m", "2h", "1d" → seconds. */
+export function parseDuration(s: string | number): number {
+  if (typeof s === 'number') return s;
+  const m = /^([0-9]+)\s*([smhd]?)$/.exec(s.trim());
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 3600, 30m, 2h, 1d)`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
+
+const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+/** `owner/repo=tpl1+tpl2,other/repo=tpl3` → { 'owner/repo': ['tpl1','tpl2'], … } */
+export function parseRepos(s: string | undefined): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const item of list(s)) {
+    const m = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)=([a-z0-9_+-]+)$/.exec(item);
+    if (!m) throw new Error(`MYAAS_GITHUB_REPOS entry ${JSON.stringify(item)} is not owner/repo=template[+template…]`);
+    out[m[1].toLowerCase()] = m[2].split('+').filter(Boolean);
+  }
+  return out;
+}
+
+const schema = z.object({
+  MYAAS_PORT: z.coerce.number().int().min(0).max(65535).default(5001),
+  MYAAS_HOST: z.string().default('0.0.0.0'),
+  MYAAS_PUBLIC_HOST: z.string().default(hostname()),
+  MYAAS_DATA_DIR: z.string().default('/var/lib/myaas'),
+  MYAAS_DUMPS_DIR: z.string().optional(),
+  MYAAS_STORAGE: z.enum(['auto', ...STORAGE_NAMES]).default('auto'),
+  MYAAS_POSTGRES_IMAGE: z.string().default('postgres:16'),
+  MYAAS_MARIADB_IMAGE: z.string().default('mariadb:11'),
+  MYAAS_API_TOKENS: z.string().optional(),
+  MYAAS_INSTANCE_TTL: z.string().default('0'),
+  MYAAS_MEMORY_LIMIT: z.string().default('1g'),
+  MYAAS_CPUS: z.coerce.number().positive().default(1),
+  MYAAS_IMPORT_SCHEDULE: z.string().optional(),
+  MYAAS_PORT_RANGE: z.string().optional(),
+  MYAAS_PUBLISH_IP: z.string().default('0.0.0.0'),
+  MYAAS_PROBE_HOST: z.string().default('127.0.0.1'),
+  MYAAS_RECONCILE_INTERVAL: z.string().default('30s'),
+  MYAAS_READY_TIMEOUT: z.string().default('60s'),
+  MYAAS_IMPORT_JOBS: z.coerce.number().int().min(1).default(2),
+  MYAAS_WARM_POOL: z.coerce.number().int().min(0).default(0),
+  MYAAS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().optional(),
+  DOCKER_HOST: z.string().optional(),
+  MYAAS_GITHUB_WEBHOOK_SECRET: z.string().optional(),
+  MYAAS_GITHUB_TOKEN: z.string().optional(),
+  MYAAS_GITHUB_APP_ID: z.string().optional(),
+  MYAAS_GITHUB_PRIVATE_KEY: z.string().optional(),
+  MYAAS_GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  MYAAS_GITHUB_REPOS: z.string().optional(),
+  MYAAS_GITHUB_ALLOW_FORKS: z.enum(['true', 'false']).default('false'),
+  MYAAS_GITHUB_RESET_ON_PUSH: z.enum(['true', 'false']).default('false'),
+  MYAAS_GITHUB_COMMENT_PASSWORD: z.enum(['true', 'false']).default('false'),
+  MYAAS_GITHUB_SWEEP_INTERVAL: z.string().default('5m'),
+  MYAAS_OIDC_ISSUER: z.string().url().default('https://token.actions.githubusercontent.com'),
+  MYAAS_OIDC_AUDIENCE: z.string().default('myaas'),
+  MYAAS_OIDC_JWKS_URL: z.string().url().optional(),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(e: z.infer<typeof schema>) {
+  const range = e.MYAAS_PORT_RANGE ? /^([0-9]+)-([0-9]+)$/.exec(e.MYAAS_PORT_RANGE) : null;
+  if (e.MYAAS_PORT_RANGE && (!range || Number(range[1]) > Number(range[2]))) {
+    throw new Error(`MYAAS_PORT_RANGE must be like 20000-20999, got ${e.MYAAS_PORT_RANGE}`);
+  }
+  return {
+    port: e.MYAAS_PORT,
+    listenHost: e.MYAAS_HOST,
+    publicHost: e.MYAAS_PUBLIC_HOST,
+    dataDir: e.MYAAS_DATA_DIR,
+    dumpsDir: e.MYAAS_DUMPS_DIR ?? join(e.MYAAS_DATA_DIR, 'dumps'),
+    storage: e.MYAAS_STORAGE,
+    images: { postgres: e.MYAAS_POSTGRES_IMAGE, mariadb: e.MYAAS_MARIADB_IMAGE },
+    apiTokens: list(e.MYAAS_API_TOKENS),
+    instanceTtlSeconds: parseDuration(e.MYAAS_INSTANCE_TTL),
+    memoryBytes: bytes(e.MYAAS_MEMORY_LIMIT),
+    cpus: e.MYAAS_CPUS,
+    importSchedule: e.MYAAS_IMPORT_SCHEDULE ?? null,
+    portRange: range ? { from: Number(range[1]), to: Number(range[2]) } : null,
+    publishIp: e.MYAAS_PUBLISH_IP,
+    probeHost: e.MYAAS_PROBE_HOST,
+    reconcileIntervalMs: parseDuration(e.MYAAS_RECONCILE_INTERVAL) * 1000,
+    readyTimeoutMs: parseDuration(e.MYAAS_READY_TIMEOUT) * 1000,
+    importJobs: e.MYAAS_IMPORT_JOBS,
+    warmPool: e.MYAAS_WARM_POOL,
+    logLevel: e.MYAAS_LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL ?? null,
+    dockerHost: e.DOCKER_HOST ?? null,
+    github: {
+      webhookSecret: e.MYAAS_GITHUB_WEBHOOK_SECRET ?? null,
+      token: e.MYAAS_GITHUB_TOKEN ?? null,
+      appId: e.MYAAS_GITHUB_APP_ID ?? null,
+      privateKey: e.MYAAS_GITHUB_PRIVATE_KEY ?? null,
+      apiUrl: e.MYAAS_GITHUB_API_URL.replace(/\/+$/, ''),
+      repos: parseRepos(e.MYAAS_GITHUB_REPOS),
+      allowForks: e.MYAAS_GITHUB_ALLOW_FORKS === 'true',
+      resetOnPush: e.MYAAS_GITHUB_RESET_ON_PUSH === 'true',
+      commentPassword: e.MYAAS_GITHUB_COMMENT_PASSWORD === 'true',
+      sweepIntervalMs: parseDuration(e.MYAAS_GITHUB_SWEEP_INTERVAL) * 1000,
+    },
+    oidc: {
+      issuer: e.MYAAS_OIDC_ISSUER.replace(/\/+$/, ''),
+      audience: e.MYAAS_OIDC_AUDIENCE,
+      jwksUrl: e.MYAAS_OIDC_JWKS_URL ?? null,
+    },
+  };
+}
+
+/**
+ * Reads configuration from `env`, after the keys of the JSON file named by MYAAS_CONFIG (if any);
+ * the environment wins. Throws one error listing every invalid key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  let file: Record<string, string> = {};
+  if (env.MYAAS_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(env.MYAAS_CONFIG, 'utf8'));
+    } catch (e) {
+      throw new Error(`cannot read MYAAS_CONFIG ${env.MYAAS_CONFIG}: ${(e as Error).message}`);
+    }
+  }
+  const merged: Record<string, string | undefined> = { ...file };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return toConfig(parsed.data);
+}
