@@ -49,11 +49,16 @@ export interface Engine {
   loadSqlCommand(file: string, database: string): string[];
   /** exec argv restoring an archive dump (pg_dump -Fc), or null when the engine has none. */
   restoreArchiveCommand(file: string, database: string, jobs: number): string[] | null;
-  /** exec argv printing user databases with their table counts; parse with parseDatabases. */
+  /** The database a dump is loaded into (a dump may still create and switch to its own). */
+  loadDatabase(template: string): string;
+  /** exec argv printing the names of user databases, one per line. */
   listDatabasesCommand(): string[];
-  parseDatabases(stdout: string): DatabaseInfo[];
+  /** exec argv printing the number of user relations in `database`. */
+  countTablesCommand(database: string): string[];
   /** exec argv dropping a database (used to remove the empty one a self-creating dump left). */
   dropDatabaseCommand(database: string): string[];
+  /** exec argv renaming a database, or null when the engine cannot. */
+  renameDatabaseCommand(from: string, to: string): string[] | null;
 
   /** Waits (until deadline) for the server on conn to accept the admin secret, then sets a new password. */
   rotatePassword(conn: EngineConn, newPassword: string, deadline: number): Promise<void>;

@@ -1,0 +1,103 @@
+// MariaDB (speaks MySQL): mariadb-install-db/mariadb inside the engine's image, mysql2 on the wire.
+import mysql from 'mysql2/promise';
+import type { Engine, EngineConn } from './engine.js';
+import { assertSafeSecret, isTransient, untilConnected } from './conn-retry.js';
+
+const DATA = '/var/lib/mysql';
+const SOCKET = '/tmp/mysqld.sock';
+// --no-defaults must come first: the image's my.cnf (bind-address, paths) must not decide for us.
+const CLIENT = ['mariadb', '--no-defaults', `--socket=${SOCKET}`, '-uroot', '--default-character-set=utf8mb4'];
+const SERVER = [
+  'mariadbd', '--no-defaults', `--datadir=${DATA}`, `--socket=${SOCKET}`, '--port=3306', '--pid-file=/tmp/mariadbd.pid',
+  '--skip-name-resolve', '--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci',
+  '--performance-schema=OFF', '--innodb-buffer-pool-load-at-startup=OFF', '--innodb-buffer-pool-dump-at-shutdown=OFF',
+];
+// Import only: the version is discarded if the import server dies, so skip per-commit flushing.
+const IMPORT = ['--skip-networking', '--innodb-flush-log-at-trx-commit=0', '--innodb-buffer-pool-size=256M', '--max-allowed-packet=1G'];
+const INSTANCE = ['--bind-address=0.0.0.0', '--innodb-buffer-pool-size=32M', '--max-connections=50'];
+
+const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
+const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+function isRetryable(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  return code === 'ER_SERVER_SHUTDOWN' || code === 'ER_CON_COUNT_ERROR' || isTransient(e);
+}
+
+async function withClient<T>(conn: EngineConn, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const c = await mysql.createConnection({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    password: conn.password,
+    database: conn.database || undefined,
+    connectTimeout: 5000,
+  });
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => c.destroy());
+  }
+}
+
+export function createMariadbEngine(): Engine {
+  return {
+    name: 'mariadb',
+    scheme: 'mysql',
+    port: 3306,
+    dataDir: DATA,
+    user: '999:999',
+    adminUser: 'root',
+    dumpExtensions: ['.sql.gz', '.sql'],
+    stopSignal: 'SIGTERM',
+
+    // Runs before the import server accepts connections: the admin account for the network, no anonymous users.
+    stagingFiles: (adminPassword) => ({
+      'init.sql': [
+        "DELETE FROM mysql.global_priv WHERE User = '';",
+        `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${assertSafeSecret(adminPassword)}';`,
+        "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+        'FLUSH PRIVILEGES;',
+        '',
+      ].join('\n'),
+    }),
+    initCommand: () => [
+      'mariadb-install-db', '--no-defaults', `--datadir=${DATA}`, '--auth-root-authentication-method=normal',
+      '--skip-test-db', '--skip-name-resolve',
+    ],
+    configFiles: () => ({}),
+    serverCommand: (purpose, staging) =>
+      purpose === 'import' ? [...SERVER, ...IMPORT, `--init-file=${staging}/init.sql`] : [...SERVER, ...INSTANCE],
+    pingCommand: () => [...CLIENT, '-N', '-B', '-e', 'SELECT 1'],
+    loadDatabase: (template) => template,
+    createDatabaseCommand: (db) => [...CLIENT, '-e', `CREATE DATABASE ${ident(db)}`],
+    // `source` stops at the first error in batch mode; the file is read by the client inside the container.
+    loadSqlCommand: (file, db) => [...CLIENT, '--batch', db, '-e', `source ${file}`],
+    restoreArchiveCommand: () => null,
+    listDatabasesCommand: () => [
+      ...CLIENT, '-N', '-B', '-e',
+      "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql','information_schema','performance_schema','sys') ORDER BY 1",
+    ],
+    countTablesCommand: (db) => [
+      ...CLIENT, '-N', '-B', '-e', `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ${literal(db)}`,
+    ],
+    dropDatabaseCommand: (db) => [...CLIENT, '-e', `DROP DATABASE ${ident(db)}`],
+    renameDatabaseCommand: () => null,
+
+    rotatePassword: (conn, newPassword, deadline) =>
+      untilConnected('setting the instance password', deadline, isRetryable, () =>
+        withClient({ ...conn, database: '' }, async (c) => {
+          await c.query(`ALTER USER 'root'@'%' IDENTIFIED BY '${assertSafeSecret(newPassword)}'`);
+        }),
+      ),
+    probe: (conn, deadline) =>
+      untilConnected('the readiness query', deadline, isRetryable, () =>
+        withClient(conn, async (c) => {
+          const [rows] = await c.query('SELECT 1 AS ok');
+          if ((rows as Array<{ ok: number }>)[0]?.ok !== 1) throw new Error('readiness query returned no row');
+        }),
+      ),
+    url: (c) =>
+      `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
+  };
+}

@@ -1,0 +1,106 @@
+// PostgreSQL: initdb/psql/pg_restore inside the engine's image, postgres.js on the wire.
+import postgres from 'postgres';
+import type { Engine, EngineConn } from './engine.js';
+import { assertSafeSecret, isTransient, untilConnected } from './conn-retry.js';
+
+const DATA = '/var/lib/postgresql/data';
+const SOCKET = '/tmp';
+const ADMIN = 'postgres';
+const PSQL = ['psql', '-X', '-q', '-h', SOCKET, '-U', ADMIN, '-v', 'ON_ERROR_STOP=1'];
+
+// Settings for the throwaway import server only: a crash mid-import discards the version anyway,
+// and the clean shutdown at the end writes everything out.
+const IMPORT_SETTINGS = [
+  'fsync=off', 'full_page_writes=off', 'synchronous_commit=off', 'wal_level=minimal', 'max_wal_senders=0',
+  'max_wal_size=4GB', 'checkpoint_timeout=1h', 'maintenance_work_mem=256MB', 'listen_addresses=',
+];
+// Development instance defaults: small memory footprint, durable (fsync stays as in the template).
+const INSTANCE_SETTINGS = ['listen_addresses=*', 'shared_buffers=32MB', 'max_connections=50'];
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+function isRetryable(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  // 57P03: the database system is starting up (or shutting down for the import's restart).
+  return code === '57P03' || isTransient(e);
+}
+
+async function withClient<T>(conn: EngineConn, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    password: conn.password,
+    database: conn.database,
+    max: 1,
+    connect_timeout: 5,
+    idle_timeout: 1,
+    prepare: false,
+    onnotice: () => {},
+  });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+export function createPostgresEngine(): Engine {
+  return {
+    name: 'postgres',
+    scheme: 'postgres',
+    port: 5432,
+    dataDir: DATA,
+    user: '999:999',
+    adminUser: ADMIN,
+    dumpExtensions: ['.sql.gz', '.sql', '.dump'],
+    stopSignal: 'SIGINT', // "fast" shutdown: disconnect clients, checkpoint, exit cleanly
+
+    stagingFiles: (adminPassword) => ({ pwfile: `${assertSafeSecret(adminPassword)}\n` }),
+    initCommand: (staging) => [
+      'initdb', '-D', DATA, '-U', ADMIN, `--pwfile=${staging}/pwfile`, '-E', 'UTF8', '--locale=C.UTF-8',
+      '--auth-local=trust', '--auth-host=scram-sha-256', '--no-instructions',
+    ],
+    // Only the container itself can use the socket; everything over TCP needs a password.
+    configFiles: () => ({
+      'pg_hba.conf': ['local all all trust', 'host all all all scram-sha-256', ''].join('\n'),
+    }),
+    serverCommand: (purpose) => {
+      const settings = purpose === 'import' ? IMPORT_SETTINGS : INSTANCE_SETTINGS;
+      return ['postgres', '-D', DATA, '-p', '5432', '-c', `unix_socket_directories=${SOCKET}`, ...settings.flatMap((s) => ['-c', s])];
+    },
+    pingCommand: () => [...PSQL, '-d', 'postgres', '-Atc', 'select 1'],
+    loadDatabase: () => 'myaas_load',
+    createDatabaseCommand: (db) => [...PSQL, '-d', 'postgres', '-c', `CREATE DATABASE ${ident(db)}`],
+    loadSqlCommand: (file, db) => [...PSQL, '-d', db, '-f', file],
+    restoreArchiveCommand: (file, db, jobs) => [
+      'pg_restore', '-h', SOCKET, '-U', ADMIN, '-d', db, '-j', String(jobs), '--no-owner', '--no-privileges', '--exit-on-error', file,
+    ],
+    listDatabasesCommand: () => [
+      ...PSQL, '-d', 'postgres', '-Atc',
+      "select datname from pg_database where datallowconn and datname not in ('postgres','template0','template1') order by 1",
+    ],
+    countTablesCommand: (db) => [
+      ...PSQL, '-d', db, '-Atc',
+      "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','p','v','m','f') and n.nspname not in ('pg_catalog','information_schema') and n.nspname not like 'pg_toast%'",
+    ],
+    dropDatabaseCommand: (db) => [...PSQL, '-d', 'postgres', '-c', `DROP DATABASE ${ident(db)}`],
+    renameDatabaseCommand: (from, to) => [...PSQL, '-d', 'postgres', '-c', `ALTER DATABASE ${ident(from)} RENAME TO ${ident(to)}`],
+
+    rotatePassword: (conn, newPassword, deadline) =>
+      untilConnected('setting the instance password', deadline, isRetryable, () =>
+        withClient({ ...conn, database: 'postgres' }, async (sql) => {
+          await sql.unsafe(`ALTER ROLE ${ident(conn.user)} WITH PASSWORD '${assertSafeSecret(newPassword)}'`);
+        }),
+      ),
+    probe: (conn, deadline) =>
+      untilConnected('the readiness query', deadline, isRetryable, () =>
+        withClient(conn, async (sql) => {
+          const rows = await sql`select 1 as ok`;
+          if (rows[0]?.ok !== 1) throw new Error('readiness query returned no row');
+        }),
+      ),
+    url: (c) =>
+      `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
+  };
+}
