@@ -54,6 +54,8 @@ const schema = z.object({
   MYAAS_READY_TIMEOUT: z.string().default('60s'),
   MYAAS_IMPORT_JOBS: z.coerce.number().int().min(1).default(2),
   MYAAS_WARM_POOL: z.coerce.number().int().min(0).default(0),
+  MYAAS_URL: z.string().url().default('http://localhost:5001'),
+  MYAAS_TOKEN: z.string().optional(),
   MYAAS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.string().optional(),
   DOCKER_HOST: z.string().optional(),
@@ -100,6 +102,8 @@ function toConfig(e: z.infer<typeof schema>) {
     importJobs: e.MYAAS_IMPORT_JOBS,
     warmPool: e.MYAAS_WARM_POOL,
     logLevel: e.MYAAS_LOG_LEVEL,
+    /** for CLI commands that talk to a running controller */
+    cli: { url: e.MYAAS_URL, token: e.MYAAS_TOKEN ?? null },
     databaseUrl: e.DATABASE_URL ?? null,
     dockerHost: e.DOCKER_HOST ?? null,
     github: {

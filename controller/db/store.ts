@@ -19,13 +19,13 @@ const toInstance = (r: InstanceRow): InstanceRecord => ({
   desired: r.desired as 'present' | 'absent',
 });
 
-export type VersionPatch = Partial<Omit<TemplateVersion, 'id'>> & { phase?: string | null };
+export type VersionPatch = Partial<Omit<TemplateVersion, 'id'>>;
 export type InstancePatch = Partial<Omit<InstanceRecord, 'id'>>;
 
 export function createStore(db: Db) {
   return {
     // --- template versions ---
-    async insertVersion(v: TemplateVersion & { phase?: string | null }): Promise<void> {
+    async insertVersion(v: TemplateVersion): Promise<void> {
       await db.insert(templateVersions).values(v);
     },
     async updateVersion(id: string, patch: VersionPatch): Promise<void> {

@@ -34,6 +34,8 @@ export interface TemplateVersion {
   adminPassword: string;
   sizeBytes: number | null;
   error: string | null;
+  /** what a running import is doing now */
+  phase?: string | null;
   createdAt: Date;
   readyAt: Date | null;
 }

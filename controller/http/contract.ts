@@ -53,6 +53,8 @@ export interface TemplateVersionDto {
   readyAt: string | null;
   sizeBytes: number | null;
   error?: string;
+  /** what a running import is doing now, e.g. "loading chinook.sql" */
+  phase?: string;
 }
 
 export interface TemplateDto {

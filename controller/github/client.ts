@@ -1,0 +1,228 @@
+// The one side effect towards GitHub's REST API: open pull requests and the sticky comment.
+// Token or GitHub App auth; the base URL is configurable so GitHub Enterprise Server works.
+import { createAppAuth } from '@octokit/auth-app';
+import { Octokit } from '@octokit/rest';
+import { AppError, messageOf } from '../domain/errors.js';
+import type { Logger } from '../domain/ports.js';
+
+export interface RepoRef {
+  owner: string;
+  repo: string;
+}
+
+export interface PullRef extends RepoRef {
+  number: number;
+}
+
+export interface OpenPull {
+  number: number;
+  /** base repository, `owner/repo` as GitHub spells it */
+  repo: string;
+  /** head repository `owner/repo`; null when the fork it came from was deleted */
+  headRepo: string | null;
+  updatedAt: string;
+}
+
+export interface IssueComment {
+  id: number;
+  body: string;
+}
+
+export interface GitHubClient {
+  listOpenPulls(repo: RepoRef): Promise<OpenPull[]>;
+  /** The first comment on the pull request whose body starts with `marker` (quotes of it start with `>`). */
+  findComment(pr: PullRef, marker: string): Promise<IssueComment | null>;
+  createComment(pr: PullRef, body: string): Promise<IssueComment>;
+  /** Edits a comment in place; null when it no longer exists (someone deleted it). */
+  updateComment(repo: RepoRef, commentId: number, body: string): Promise<IssueComment | null>;
+}
+
+export interface GitHubClientOptions {
+  apiUrl: string;
+  token: string | null;
+  appId: string | null;
+  privateKey: string | null;
+  /** attempts after the first one for transient failures (default 3) */
+  retries?: number;
+  /** first backoff delay; doubles per attempt (default 1000 ms) */
+  retryBaseMs?: number;
+  /** longest wait we accept from a rate limit before giving up (default 60 s) */
+  maxRetryWaitMs?: number;
+  /** per-request timeout (default 10 s) so a hung connection cannot stall a comment queue */
+  requestTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function githubAuthConfigured(o: Pick<GitHubClientOptions, 'token' | 'appId' | 'privateKey'>): boolean {
+  return Boolean(o.token || (o.appId && o.privateKey));
+}
+
+interface HttpishError {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | number | undefined> };
+}
+
+/** How long to wait before retrying `e`, or null when retrying cannot help. */
+export function retryDelay(e: unknown, attempt: number, baseMs: number, maxWaitMs: number, now = Date.now()): number | null {
+  const err = (e ?? {}) as HttpishError;
+  const status = typeof err.status === 'number' ? err.status : 0;
+  const headers = err.response?.headers ?? {};
+  const backoff = baseMs * 2 ** attempt;
+  const retryAfter = Number(headers['retry-after']);
+  if (Number.isFinite(retryAfter) && retryAfter > 0 && (status === 403 || status === 429 || status >= 500)) {
+    const ms = retryAfter * 1000;
+    return ms <= maxWaitMs ? Math.max(ms, backoff) : null;
+  }
+  if (status >= 500 || status === 429) return backoff;
+  // 403 is also what the secondary rate limit answers; a plain permission error must not be retried.
+  if (status === 403) {
+    // GitHub asks for at least a minute when the secondary limit answers without retry-after.
+    if (/secondary rate limit|abuse detection/i.test(err.message ?? '')) return Math.min(Math.max(backoff, 60_000), maxWaitMs);
+    if (String(headers['x-ratelimit-remaining']) === '0') {
+      const reset = Number(headers['x-ratelimit-reset']) * 1000 - now;
+      return Number.isFinite(reset) && reset <= maxWaitMs ? Math.max(reset, backoff) : null;
+    }
+  }
+  return null;
+}
+
+const statusOf = (e: unknown): number | undefined => (e as HttpishError | undefined)?.status;
+
+export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHubClient {
+  if (!githubAuthConfigured(cfg)) {
+    throw new AppError('bad_request', 'GitHub API auth is not configured: set MYAAS_GITHUB_TOKEN, or MYAAS_GITHUB_APP_ID and MYAAS_GITHUB_PRIVATE_KEY');
+  }
+  const glog = log.child({ component: 'github-client' });
+  const retries = cfg.retries ?? 3;
+  const baseMs = cfg.retryBaseMs ?? 1000;
+  const maxWaitMs = cfg.maxRetryWaitMs ?? 60_000;
+  const timeoutMs = cfg.requestTimeoutMs ?? 10_000;
+  const sleep = cfg.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+
+  const common = {
+    baseUrl: cfg.apiUrl,
+    userAgent: 'myaas',
+    // Octokit would print to the console; route its notices through our logger instead.
+    log: {
+      debug: (m: string) => glog.debug(String(m)),
+      info: (m: string) => glog.info(String(m)),
+      warn: (m: string) => glog.warn(String(m)),
+      error: (m: string) => glog.error(String(m)),
+    },
+  };
+  const withTimeout = (o: Octokit): Octokit => {
+    o.hook.before('request', (options) => {
+      options.request = { ...options.request, signal: AbortSignal.timeout(timeoutMs) };
+    });
+    return o;
+  };
+
+  const forRepo = createAuthResolver(cfg, common, withTimeout);
+
+  /** Runs `fn`, retrying transient failures with backoff; logs each failure without request details. */
+  async function call<T>(op: string, repo: RepoRef, fn: (o: Octokit) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(await forRepo.get(repo));
+      } catch (e) {
+        if (statusOf(e) === 401) forRepo.forget(repo);
+        const wait = attempt < retries ? retryDelay(e, attempt, baseMs, maxWaitMs) : null;
+        const fields = { op, repo: `${repo.owner}/${repo.repo}`, attempt: attempt + 1, status: statusOf(e), err: messageOf(e) };
+        if (wait === null) {
+          glog.warn(fields, 'GitHub API call failed');
+          throw new AppError('internal', `GitHub API ${op} on ${repo.owner}/${repo.repo} failed: ${messageOf(e)}`);
+        }
+        glog.warn({ ...fields, retryInMs: wait }, 'GitHub API call failed; retrying');
+        await sleep(wait);
+      }
+    }
+  }
+
+  return {
+    listOpenPulls: (repo) =>
+      call('list open pulls', repo, async (o) => {
+        const pulls = await o.paginate(o.rest.pulls.list, { ...repo, state: 'open', per_page: 100 });
+        return pulls.map((p) => ({
+          number: p.number,
+          repo: p.base.repo.full_name,
+          // The schema says non-null, but GitHub answers null once the fork is deleted.
+          headRepo: (p.head.repo as { full_name: string } | null)?.full_name ?? null,
+          updatedAt: p.updated_at,
+        }));
+      }),
+    findComment: (pr, marker) =>
+      call('find comment', pr, async (o) => {
+        const pages = o.paginate.iterator(o.rest.issues.listComments, {
+          owner: pr.owner,
+          repo: pr.repo,
+          issue_number: pr.number,
+          per_page: 100,
+        });
+        for await (const page of pages) {
+          const hit = page.data.find((c) => (c.body ?? '').trimStart().startsWith(marker));
+          if (hit) return { id: hit.id, body: hit.body ?? '' };
+        }
+        return null;
+      }),
+    createComment: (pr, body) =>
+      call('create comment', pr, async (o) => {
+        const { data } = await o.rest.issues.createComment({ owner: pr.owner, repo: pr.repo, issue_number: pr.number, body });
+        return { id: data.id, body: data.body ?? '' };
+      }),
+    updateComment: (repo, commentId, body) =>
+      call('update comment', repo, async (o) => {
+        try {
+          const { data } = await o.rest.issues.updateComment({ owner: repo.owner, repo: repo.repo, comment_id: commentId, body });
+          return { id: data.id, body: data.body ?? '' };
+        } catch (e) {
+          if (statusOf(e) === 404) return null;
+          throw e;
+        }
+      }),
+  };
+}
+
+type Common = ConstructorParameters<typeof Octokit>[0];
+
+/** Which authenticated Octokit to use for a repository: the token's, or the App installation's. */
+function createAuthResolver(cfg: GitHubClientOptions, common: Common, prepare: (o: Octokit) => Octokit) {
+  if (cfg.token) {
+    const octokit = prepare(new Octokit({ ...common, auth: cfg.token }));
+    return { get: async (_repo: RepoRef) => octokit, forget: (_repo: RepoRef) => {} };
+  }
+  const appAuth = { appId: cfg.appId as string, privateKey: (cfg.privateKey as string).replace(/\\n/g, '\n') };
+  const app = prepare(new Octokit({ ...common, authStrategy: createAppAuth, auth: appAuth }));
+  const installationOf = new Map<string, number>();
+  // One Octokit per installation: auth-app caches and renews that installation's token itself.
+  const byInstallation = new Map<number, Octokit>();
+  const key = (r: RepoRef) => `${r.owner}/${r.repo}`.toLowerCase();
+  return {
+    async get(repo: RepoRef): Promise<Octokit> {
+      let id = installationOf.get(key(repo));
+      if (id === undefined) {
+        try {
+          ({ id } = (await app.rest.apps.getRepoInstallation({ owner: repo.owner, repo: repo.repo })).data);
+        } catch (e) {
+          if (statusOf(e) === 404) {
+            throw Object.assign(new Error(`the GitHub App ${cfg.appId} is not installed on ${key(repo)}`), { status: 404 });
+          }
+          throw e;
+        }
+        installationOf.set(key(repo), id);
+      }
+      let octokit = byInstallation.get(id);
+      if (!octokit) {
+        octokit = prepare(new Octokit({ ...common, authStrategy: createAppAuth, auth: { ...appAuth, installationId: id } }));
+        byInstallation.set(id, octokit);
+      }
+      return octokit;
+    },
+    // A 401 may mean the App was reinstalled under a new installation id: look it up again next time.
+    forget(repo: RepoRef) {
+      const id = installationOf.get(key(repo));
+      installationOf.delete(key(repo));
+      if (id !== undefined) byInstallation.delete(id);
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// The HTTP surface: health, the v1 API behind auth, GitHub webhooks (their own signature check).
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { Logger } from '../domain/ports.js';
+import { createApi, type ApiDeps } from './api.js';
+import type { AuthEnv } from './auth.js';
+import type { HealthDto } from './contract.js';
+import { errorHandler, notFound } from './errors.js';
+
+export interface AppDeps {
+  api: ApiDeps;
+  auth: MiddlewareHandler<AuthEnv>;
+  webhooks: Hono | null;
+  health: () => Promise<HealthDto>;
+  metrics: () => Promise<string>;
+  log: Logger;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.onError(errorHandler(deps.log));
+  app.notFound(notFound);
+  const health = async () => {
+    const h = await deps.health();
+    return new Response(JSON.stringify(h), { status: h.ok ? 200 : 503, headers: { 'content-type': 'application/json' } });
+  };
+  app.get('/healthz', health);
+  app.get('/api/v1/healthz', health);
+  if (deps.webhooks) app.route('/api/v1/webhooks/github', deps.webhooks);
+  const v1 = new Hono<AuthEnv>();
+  v1.use('*', deps.auth);
+  v1.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  v1.route('/', createApi(deps.api));
+  app.route('/api/v1', v1);
+  return app;
+}

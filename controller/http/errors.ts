@@ -1,0 +1,29 @@
+import type { Context } from 'hono';
+import { ZodError } from 'zod';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { Logger } from '../domain/ports.js';
+
+/** Every failure leaves as `{ error: { code, message } }` with a fitting status. */
+export function errorHandler(log: Logger) {
+  return (err: Error, c: Context) => {
+    if (isAppError(err)) {
+      if (err.status >= 500) log.warn({ code: err.code, err: err.message, path: c.req.path }, 'request failed');
+      return c.json({ error: { code: err.code, message: err.message } }, err.status as 400);
+    }
+    if (err instanceof ZodError) {
+      const message = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      return c.json({ error: { code: 'bad_request', message } }, 400);
+    }
+    if (err instanceof SyntaxError) {
+      return c.json({ error: { code: 'bad_request', message: `request body is not valid JSON: ${err.message}` } }, 400);
+    }
+    log.error({ err: err.message, stack: err.stack, path: c.req.path }, 'unexpected error');
+    return c.json({ error: { code: 'internal', message: 'internal error; the controller log has details' } }, 500);
+  };
+}
+
+export function notFound(c: Context) {
+  return c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404);
+}
+
+export const forbidden = (what: string) => new AppError('forbidden', what);
