@@ -116,6 +116,7 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
   // Per pull request: one write at a time, and at most one waiting (it renders the newest state anyway).
   const queues = new Map<string, { tail: Promise<void>; waiting: Promise<void> | null }>();
   const seeding = new Map<string, Promise<Map<string, InstanceView>>>();
+  const inflight = new Set<Promise<void>>();
 
   async function seed(owner: string): Promise<Map<string, InstanceView>> {
     const byTemplate = new Map<string, InstanceView>();
@@ -148,10 +149,12 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
       written.set(owner, body);
       log.info({ owner, commentId: id, created: !updated }, 'pull request comment written');
     }
-    // Everything destroyed: the comment is final, so forget the pull request (a reopen starts afresh).
+    // Everything destroyed: the comment is final, so forget the pull request (memory stays bounded);
+    // a reopen finds the same comment again by its marker.
     if ([...byTemplate.values()].every((v) => v.status === 'destroyed')) {
       views.delete(owner);
       written.delete(owner);
+      commentIds.delete(owner);
     }
   }
 
@@ -179,28 +182,35 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
     return run;
   }
 
-  return {
-    onChange: async (view) => {
-      if (!parsePullOwnerKey(view.owner)) return;
-      let byTemplate = views.get(view.owner);
-      if (!byTemplate) {
-        // Changes that arrive while the first one lists wait on the same listing, then apply in order.
-        let pending = seeding.get(view.owner);
-        if (!pending) {
-          pending = seed(view.owner).then((m) => {
-            views.set(view.owner, m);
-            seeding.delete(view.owner);
-            return m;
-          });
-          seeding.set(view.owner, pending);
-        }
-        byTemplate = await pending;
+  async function record(view: InstanceView): Promise<void> {
+    let byTemplate = views.get(view.owner);
+    if (!byTemplate) {
+      // Changes that arrive while the first one lists wait on the same listing, then apply in order.
+      let pending = seeding.get(view.owner);
+      if (!pending) {
+        pending = seed(view.owner).then((m) => {
+          views.set(view.owner, m);
+          seeding.delete(view.owner);
+          return m;
+        });
+        seeding.set(view.owner, pending);
       }
-      byTemplate.set(view.template, view);
-      return schedule(view.owner);
+      byTemplate = await pending;
+    }
+    byTemplate.set(view.template, view);
+    return schedule(view.owner);
+  }
+
+  return {
+    onChange: (view) => {
+      if (!parsePullOwnerKey(view.owner)) return Promise.resolve();
+      const p = record(view);
+      inflight.add(p);
+      void p.then(() => inflight.delete(p));
+      return p;
     },
     idle: async () => {
-      while (queues.size) await Promise.all([...queues.values()].map((q) => q.tail));
+      while (inflight.size) await Promise.all([...inflight]);
     },
   };
 }

@@ -1,0 +1,323 @@
+// A local GitHub REST API for the routes myaas uses. Every request is checked against GitHub's own
+// OpenAPI description (@octokit/openapi) and its Authorization header; anything off is answered with
+// a 4xx and recorded in `violations`, so a malformed call fails the test that made it.
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { jwtVerify } from 'jose';
+
+const require = createRequire(import.meta.url);
+// ajv-formats is CommonJS; its module.exports also carries the plugin as `.default`, which is what NodeNext types.
+const addFormats = addFormatsModule.default;
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Method = 'GET' | 'POST' | 'PATCH';
+type OpName = 'listPulls' | 'listComments' | 'createComment' | 'updateComment' | 'getRepoInstallation' | 'createInstallationToken';
+
+const OPS: [OpName, Method, string, number][] = [
+  ['listPulls', 'GET', '/repos/{owner}/{repo}/pulls', 200],
+  ['listComments', 'GET', '/repos/{owner}/{repo}/issues/{issue_number}/comments', 200],
+  ['createComment', 'POST', '/repos/{owner}/{repo}/issues/{issue_number}/comments', 201],
+  ['updateComment', 'PATCH', '/repos/{owner}/{repo}/issues/comments/{comment_id}', 200],
+  ['getRepoInstallation', 'GET', '/repos/{owner}/{repo}/installation', 200],
+  ['createInstallationToken', 'POST', '/app/installations/{installation_id}/access_tokens', 201],
+];
+
+interface Param { name: string; in: string; required?: boolean; check: ValidateFunction }
+interface Op { name: OpName; method: Method; template: string; re: RegExp; params: Param[]; body: ValidateFunction | null; bodyRequired: boolean; response: ValidateFunction; ok: number }
+
+/** OpenAPI 3.0 `nullable` without `type` is not JSON Schema; ajv needs it spelled as anyOf null. */
+function fixNullable(n: Json): Json {
+  if (Array.isArray(n)) return n.map(fixNullable);
+  if (!n || typeof n !== 'object') return n;
+  const o: Json = Object.fromEntries(Object.entries(n).map(([k, v]) => [k, fixNullable(v)]));
+  if (o.nullable === true && o.type === undefined) {
+    delete o.nullable;
+    return { anyOf: [o, { type: 'null' }] };
+  }
+  return o;
+}
+
+/** Compiles only our operations, with only the components they reach (the whole spec is 13 MB). */
+function compileOps(spec: Json) {
+  const resolve = (ref: string): Json => ref.slice(2).split('/').reduce((o: Json, k) => o[k], spec);
+  const mini: Json = { components: {} };
+  const walk = (n: Json): void => {
+    if (!n || typeof n !== 'object') return;
+    for (const [k, v] of Object.entries(n)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/')) {
+        const [, , section, name] = v.split('/');
+        if (mini.components[section]?.[name]) continue;
+        (mini.components[section] ??= {})[name] = resolve(v);
+        walk(resolve(v));
+      } else walk(v);
+    }
+  };
+  const strict = { strict: false, allErrors: true, validateSchema: false, logger: false } as const;
+  const bodies = new Ajv(strict);
+  const params = new Ajv({ ...strict, coerceTypes: true });
+  for (const a of [bodies, params]) {
+    addFormats(a);
+    a.addFormat('int32', true).addFormat('int64', true);
+  }
+  const local = (s: Json) => JSON.parse(JSON.stringify(s).replace(/"#\/components\//g, '"gh#/components/'));
+  const defs = OPS.map(([name, method, template, ok]) => ({ name, method, template, ok, def: spec.paths[template][method.toLowerCase()] }));
+  defs.forEach((d) => walk(d.def));
+  bodies.addSchema({ $id: 'gh', ...fixNullable(mini) });
+  params.addSchema({ $id: 'gh', ...fixNullable(mini) });
+  return defs.map(({ def, ...o }): Op => {
+    const rb = def.requestBody?.content?.['application/json'];
+    return {
+      ...o,
+      re: new RegExp(`^${o.template.replace(/\{[^}]+\}/g, '([^/]+)')}$`),
+      params: (def.parameters ?? []).map((p0: Json) => {
+        const p = p0.$ref ? resolve(p0.$ref) : p0;
+        const check = params.compile(local({ type: 'object', properties: { v: fixNullable(p.schema) } }));
+        return { name: p.name, in: p.in, required: p.required, check };
+      }),
+      body: rb ? bodies.compile(local(fixNullable(rb.schema))) : null,
+      bodyRequired: Boolean(def.requestBody?.required),
+      response: bodies.compile(local(fixNullable(def.responses[String(o.ok)].content['application/json'].schema))),
+    };
+  });
+}
+
+export interface FakeGitHubOptions {
+  /** tokens accepted as `token …` / `Bearer …` (personal or fine-grained tokens) */
+  tokens?: string[];
+  /** GitHub App: JWTs signed by the key whose public half is given; installations by `owner/repo` */
+  app?: { id: string; publicKey: KeyObject; installations: Record<string, number> };
+}
+
+export interface StoredComment { id: number; body: string; user: string; repo: string; number: number; createdAt: string; updatedAt: string }
+export interface FakeRequest { method: string; path: string; status: number; op: OpName | null }
+export interface Failure { status: number; times: number; match?: (op: OpName) => boolean; headers?: Record<string, string>; message?: string }
+
+export interface FakeGitHub {
+  /** base URL to give the client as its API URL */
+  url: string;
+  violations: string[];
+  requests: FakeRequest[];
+  /** open (and closed) pull requests by `owner/repo` */
+  seedPull(repo: string, pr: { number: number; headRepo?: string; state?: 'open' | 'closed'; updatedAt?: string }): void;
+  seedComment(repo: string, number: number, body: string, user?: string): StoredComment;
+  comments(repo?: string, number?: number): StoredComment[];
+  /** the next `times` requests (matching `match`) answer `status` */
+  fail(f: Failure): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitHub> {
+  const spec = require('@octokit/openapi/generated/api.github.com.json');
+  const ops = compileOps(spec);
+  const ex = (name: string): Json => structuredClone(spec.components.examples[name].value);
+  const violations: string[] = [];
+  const requests: FakeRequest[] = [];
+  const pulls = new Map<string, { number: number; headRepo: string; state: string; updatedAt: string }[]>();
+  const comments: StoredComment[] = [];
+  const failures: Failure[] = [];
+  const installationTokens = new Map<string, number>();
+  const installations = new Map(Object.entries(opts.app?.installations ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  let nextCommentId = 1000;
+  let url = '';
+  const botLogin = opts.app ? 'myaas-app[bot]' : 'myaas-user';
+
+  const commentJson = (c: StoredComment) => {
+    const o = ex('issue-comment');
+    Object.assign(o, {
+      id: c.id,
+      node_id: `IC_${c.id}`,
+      body: c.body,
+      url: `${url}/repos/${c.repo}/issues/comments/${c.id}`,
+      html_url: `https://github.com/${c.repo}/pull/${c.number}#issuecomment-${c.id}`,
+      issue_url: `${url}/repos/${c.repo}/issues/${c.number}`,
+      created_at: c.createdAt,
+      updated_at: c.updatedAt,
+    });
+    Object.assign(o.user, { login: c.user, type: c.user.endsWith('[bot]') ? 'Bot' : 'User' });
+    return o;
+  };
+  const pullJson = (repo: string, p: { number: number; headRepo: string; state: string; updatedAt: string }) => {
+    const o = ex('pull-request-simple-items')[0];
+    // GitHub's own example lacks fields its schema requires in requested_teams; an empty list is valid.
+    Object.assign(o, { number: p.number, state: p.state, updated_at: p.updatedAt, requested_teams: [] });
+    Object.assign(o.base.repo, { full_name: repo, name: repo.split('/')[1] });
+    Object.assign(o.head.repo, { full_name: p.headRepo, name: p.headRepo.split('/')[1], fork: p.headRepo !== repo });
+    return o;
+  };
+
+  /** Who may call `op`; returns a violation message or null. */
+  async function checkAuth(op: Op, auth: string, path: Record<string, string>): Promise<string | null> {
+    const m = /^(token|bearer) (\S+)$/i.exec(auth);
+    if (!m) return 'missing or malformed Authorization header';
+    const cred = m[2];
+    const appRoute = op.name === 'getRepoInstallation' || op.name === 'createInstallationToken';
+    if (opts.app && appRoute) {
+      try {
+        const { payload } = await jwtVerify(cred, opts.app.publicKey, { algorithms: ['RS256'] });
+        if (String(payload.iss) !== opts.app.id) return `JWT iss ${payload.iss} is not app ${opts.app.id}`;
+        if (!payload.exp || !payload.iat || payload.exp - payload.iat > 600 + 60) return 'JWT lifetime over 10 minutes';
+        return null;
+      } catch (e) {
+        return `app route needs a valid app JWT: ${(e as Error).message}`;
+      }
+    }
+    if (opts.tokens?.includes(cred)) return null;
+    const inst = installationTokens.get(cred);
+    if (inst === undefined) return 'unknown token';
+    const repo = `${path.owner}/${path.repo}`.toLowerCase();
+    return installations.get(repo) === inst ? null : `installation ${inst} token used on ${repo}`;
+  }
+
+  function serve(op: Op, path: Record<string, string>, query: URLSearchParams, body: Json): [number, Json, Record<string, string>?] {
+    const repo = `${path.owner}/${path.repo}`.toLowerCase();
+    const now = new Date().toISOString();
+    const page = (items: Json[]): [number, Json, Record<string, string>] => {
+      const per = Number(query.get('per_page') ?? 30);
+      const n = Number(query.get('page') ?? 1);
+      const headers: Record<string, string> = {};
+      if (n * per < items.length) {
+        const next = new URLSearchParams(query);
+        next.set('page', String(n + 1));
+        headers.link = `<${url}${op.template.replace(/\{(\w+)\}/g, (_, k) => path[k])}?${next}>; rel="next"`;
+      }
+      return [200, items.slice((n - 1) * per, n * per), headers];
+    };
+    const issue = () => (pulls.get(repo) ?? []).find((p) => p.number === Number(path.issue_number));
+    switch (op.name) {
+      case 'listPulls': {
+        const state = query.get('state') ?? 'open';
+        return page((pulls.get(repo) ?? []).filter((p) => state === 'all' || p.state === state).map((p) => pullJson(repo, p)));
+      }
+      case 'listComments':
+        if (!issue()) return [404, { message: 'Not Found' }];
+        return page(comments.filter((c) => c.repo === repo && c.number === Number(path.issue_number)).map(commentJson));
+      case 'createComment': {
+        if (!issue()) return [404, { message: 'Not Found' }];
+        const c = { id: nextCommentId++, body: body.body, user: botLogin, repo, number: Number(path.issue_number), createdAt: now, updatedAt: now };
+        comments.push(c);
+        return [201, commentJson(c)];
+      }
+      case 'updateComment': {
+        const c = comments.find((x) => x.repo === repo && x.id === Number(path.comment_id));
+        if (!c) return [404, { message: 'Not Found' }];
+        Object.assign(c, { body: body.body, updatedAt: now });
+        return [200, commentJson(c)];
+      }
+      case 'getRepoInstallation': {
+        const id = installations.get(repo);
+        if (id === undefined) return [404, { message: 'Not Found' }];
+        const o = ex('installation');
+        Object.assign(o, { id, app_id: Number(opts.app?.id), target_id: id });
+        o.account.login = path.owner;
+        return [200, o];
+      }
+      case 'createInstallationToken': {
+        const id = Number(path.installation_id);
+        if (![...installations.values()].includes(id)) return [404, { message: 'Not Found' }];
+        const token = `ghs_${randomBytes(18).toString('hex')}`;
+        installationTokens.set(token, id);
+        const o = ex('installation-token');
+        delete o.repositories;
+        Object.assign(o, { token, expires_at: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z') });
+        return [201, o];
+      }
+    }
+  }
+
+  async function handle(req: IncomingMessage, raw: string): Promise<[number, Json, Record<string, string>?, OpName?]> {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const where = `${req.method} ${u.pathname}`;
+    const bad = (status: number, msg: string, op?: OpName): [number, Json, undefined, OpName?] => {
+      violations.push(`${where}: ${msg}`);
+      return [status, { message: msg, documentation_url: 'https://docs.github.com/rest' }, undefined, op];
+    };
+    const op = ops.find((o) => o.method === req.method && o.re.test(u.pathname));
+    if (!op) return bad(404, 'no such operation in the routes this fake serves');
+    if (!req.headers['user-agent']) return bad(403, 'GitHub refuses requests without a User-Agent', op.name);
+    const values = (op.re.exec(u.pathname) as RegExpExecArray).slice(1).map(decodeURIComponent);
+    const names = [...op.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+    const path = Object.fromEntries(names.map((n, i) => [n, values[i]]));
+    for (const key of u.searchParams.keys()) {
+      if (!op.params.some((p) => p.in === 'query' && p.name === key)) return bad(422, `unknown query parameter ${key}`, op.name);
+    }
+    for (const p of op.params.filter((x) => x.in === 'path' || x.in === 'query')) {
+      const v = p.in === 'path' ? path[p.name] : u.searchParams.get(p.name);
+      if (v === null || v === undefined) {
+        if (p.required) return bad(422, `missing ${p.in} parameter ${p.name}`, op.name);
+        continue;
+      }
+      if (!p.check({ v })) return bad(422, `${p.in} parameter ${p.name}=${v}: ${JSON.stringify(p.check.errors)}`, op.name);
+    }
+    let body: Json;
+    if (raw) {
+      if (!op.body) return bad(400, 'this operation takes no body', op.name);
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return bad(415, 'body is not application/json', op.name);
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return bad(400, 'body is not JSON', op.name);
+      }
+      if (!op.body(body)) return bad(422, `body: ${JSON.stringify(op.body.errors)}`, op.name);
+    } else if (op.bodyRequired) return bad(422, 'missing request body', op.name);
+    const authError = await checkAuth(op, String(req.headers.authorization ?? ''), path);
+    if (authError) return bad(401, authError, op.name);
+    const fi = failures.findIndex((f) => f.times > 0 && (!f.match || f.match(op.name)));
+    if (fi >= 0) {
+      failures[fi].times--;
+      return [failures[fi].status, { message: failures[fi].message ?? 'injected failure' }, failures[fi].headers, op.name];
+    }
+    const [status, json, headers] = serve(op, path, u.searchParams, body);
+    if (status === op.ok && !op.response(json)) violations.push(`${where}: fake answered off-schema: ${JSON.stringify(op.response.errors)}`);
+    return [status, json, headers, op.name];
+  }
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      handle(req, Buffer.concat(chunks).toString('utf8')).then(
+        ([status, json, headers, op]) => {
+          requests.push({ method: req.method ?? '', path: req.url ?? '', status, op: op ?? null });
+          res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+          res.end(JSON.stringify(json));
+        },
+        (e) => {
+          violations.push(`fake crashed: ${(e as Error).stack}`);
+          res.writeHead(500).end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    violations,
+    requests,
+    seedPull(repo, pr) {
+      const list = pulls.get(repo.toLowerCase()) ?? [];
+      const rest = list.filter((p) => p.number !== pr.number);
+      rest.push({ number: pr.number, headRepo: pr.headRepo ?? repo, state: pr.state ?? 'open', updatedAt: pr.updatedAt ?? new Date().toISOString() });
+      pulls.set(repo.toLowerCase(), rest);
+    },
+    seedComment(repo, number, body, user = 'octocat') {
+      const now = new Date().toISOString();
+      const c = { id: nextCommentId++, body, user, repo: repo.toLowerCase(), number, createdAt: now, updatedAt: now };
+      comments.push(c);
+      return c;
+    },
+    comments: (repo, number) =>
+      comments.filter((c) => (!repo || c.repo === repo.toLowerCase()) && (number === undefined || c.number === number)),
+    fail: (f) => void failures.push({ ...f }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
