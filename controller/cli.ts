@@ -52,7 +52,7 @@ function printInstances(is: InstanceDto[]) {
 
 function waitArg(v: string | boolean | undefined, dflt: number): number {
   if (v === undefined || v === false) return 0;
-  if (v === true || v === '') return dflt;
+  if (v === true || v === '' || v === 'default') return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new CliError(`--wait takes seconds, got ${v}`);
   return n;
@@ -91,8 +91,9 @@ async function importLocal(config: Config, names: string[]) {
     for (const name of targets) {
       const t0 = Date.now();
       const off = c.importer.onProgress((_v, phase, ms) => out(`  [${secs(ms)}] ${phase}`));
+      out(`${name}: importing`);
       const { version, done } = await c.importer.start(name);
-      out(`${name}: importing as ${version.id}`);
+      out(`  version ${version.id}`);
       const v = await done;
       off();
       if (v.status === 'ready') out(`${name}: ready in ${secs(Date.now() - t0)} (${mb(v.sizeBytes)}), now latest`);
@@ -105,8 +106,22 @@ async function importLocal(config: Config, names: string[]) {
   }
 }
 
+/** `--wait` may stand alone (default seconds) or take a number: `--wait 30`, `--wait=30`. */
+function normaliseWait(args: string[]): string[] {
+  const outArgs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--wait') {
+      const next = args[i + 1];
+      if (next !== undefined && /^[0-9]+(\.[0-9]+)?$/.test(next)) outArgs.push(`--wait=${args[++i]}`);
+      else outArgs.push('--wait=default');
+    } else outArgs.push(args[i]);
+  }
+  return outArgs;
+}
+
 async function main(argv: string[]) {
-  const [cmd, ...rest] = argv;
+  const [cmd, ...raw] = argv;
+  const rest = normaliseWait(raw);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -75,7 +75,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   const templates = createTemplateService({ store, dumpsDir: config.dumpsDir });
   const provisionSeconds: number[] = [];
   reconciler.onChange((id) => {
-    const t = reconciler!.lastTimings(id);
+    const t = reconciler!.takeTimings(id);
     if (t && provisionSeconds.length < 100_000) provisionSeconds.push(t.totalMs / 1000);
   });
 
@@ -96,7 +96,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
     const prSweep = createPullRequestSweep({ client, instances: instances.port, pullRequests, repos: gh.repos, log });
     tasks.push({ name: 'pull request sweep', run: () => prSweep.runOnce(), everyMs: gh.sweepIntervalMs });
   }
-  const webhooks = createWebhookRoutes({ secret: gh.webhookSecret, deliveries: { firstTime: (id) => store.firstDelivery(id) }, pullRequests, log });
+  const webhooks = createWebhookRoutes({ secret: gh.webhookSecret, deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) }, pullRequests, log });
   const oidc = createOidcVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, jwksUrl: config.oidc.jwksUrl });
 
   const app = createApp({

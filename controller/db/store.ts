@@ -134,6 +134,10 @@ export function createStore(db: Db) {
       const rows = await db.insert(webhookDeliveries).values({ id }).onConflictDoNothing().returning();
       return rows.length === 1;
     },
+    /** Lets a delivery whose handling failed be redelivered. */
+    async forgetDelivery(id: string): Promise<void> {
+      await db.delete(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+    },
   };
 }
 

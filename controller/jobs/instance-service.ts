@@ -147,7 +147,9 @@ export function createInstanceService(deps: InstanceServiceDeps) {
     async waitSettled(id: string, timeoutMs: number): Promise<InstanceRecord> {
       const deadline = Date.now() + timeoutMs;
       let i = await mustGet(id);
-      while (!(terminal.has(i.status) && i.generation === i.appliedGeneration) && !(i.status === 'destroyed') && Date.now() < deadline) {
+      const settled = (x: InstanceRecord) =>
+        x.status === 'destroyed' || (x.desired === 'present' && terminal.has(x.status) && x.generation === x.appliedGeneration);
+      while (!settled(i) && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
           const off = reconciler.onChange((changed) => {
             if (changed === id) {

@@ -167,7 +167,12 @@ export function createReconciler(deps: ReconcilerDeps) {
       return () => listeners.delete(l);
     },
     notify,
-    lastTimings: (id: string) => timings.get(id) ?? null,
+    /** Timings of the instance's last provisioning, once (so each is counted once). */
+    takeTimings(id: string): Timings | null {
+      const t = timings.get(id) ?? null;
+      timings.delete(id);
+      return t;
+    },
     async idle(): Promise<void> {
       while (pending.size) await Promise.allSettled([...pending.values()]);
     },
