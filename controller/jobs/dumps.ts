@@ -41,7 +41,10 @@ export async function scanDumps(dumpsDir: string): Promise<DumpScan> {
   for (const folder of entries.sort()) {
     if (!(await stat(join(dumpsDir, folder))).isDirectory()) continue;
     if (!isEngineName(folder)) {
-      problems.push(`${join(dumpsDir, folder)}: unknown engine folder "${folder}" (use ${ENGINE_NAMES.join(' or ')})`);
+      const files = (await readdir(join(dumpsDir, folder))).filter((f) => FORMATS.some(([ext]) => f.endsWith(ext)));
+      for (const f of files.length ? files : ['']) {
+        problems.push(`${join(dumpsDir, folder, f)}: unknown engine folder "${folder}" (use ${ENGINE_NAMES.join(' or ')})`);
+      }
       continue;
     }
     for (const file of (await readdir(join(dumpsDir, folder))).sort()) {
