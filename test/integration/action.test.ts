@@ -17,6 +17,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError, isAppError } from '../../controller/domain/errors.js';
 import { canAccess, createOidcVerifier, ownerForIdentity } from '../../controller/github/oidc.js';
 import type { CreateInstanceResponse, InstanceDto } from '../../controller/http/contract.js';
+import { runActionStep } from '../helpers/action-runner.js';
 import { pullRequestClaims, pushClaims, startOidcIssuer, type TestOidcIssuer } from '../helpers/oidc-issuer.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -102,20 +103,6 @@ async function startStandIn(iss: TestOidcIssuer) {
   };
 }
 
-/** The file-command format of GITHUB_ENV, GITHUB_OUTPUT and GITHUB_STATE: name<<delimiter … delimiter. */
-function parseFileCommands(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<=]+)<<(.+)$/.exec(lines[i]);
-    if (!m) continue;
-    const end = lines.indexOf(m[2], i + 1);
-    out[m[1]] = lines.slice(i + 1, end).join('\n');
-    i = end;
-  }
-  return out;
-}
-
 interface Step { code: number; stdout: string; stderr: string; env: Record<string, string>; outputs: Record<string, string>; state: Record<string, string> }
 
 describe('the bundled Action, run as the runner runs it', () => {
@@ -140,28 +127,12 @@ describe('the bundled Action, run as the runner runs it', () => {
     script: 'index' | 'post',
     opts: { event: 'pull_request' | 'push'; inputs?: Record<string, string>; oidc?: boolean; state?: Record<string, string> },
   ): Promise<Step> {
-    const files = { env: join(dir, `env-${script}`), out: join(dir, `out-${script}`), state: join(dir, `state-${script}`), event: join(dir, 'event.json') };
-    for (const f of [files.env, files.out, files.state]) await writeFile(f, '');
-    await writeFile(files.event, JSON.stringify(opts.event === 'push' ? pushEvent : prEvent));
     // The runner passes every declared input, defaults filled in, as INPUT_<NAME> (dashes kept).
     const inputs = { 'controller-url': ctl.url, template: 'chinook', token: '', timeout: '120', reset: 'false', 'env-name': 'DB_URL', audience: 'myaas', ...opts.inputs };
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      GITHUB_ACTIONS: 'true', GITHUB_EVENT_NAME: opts.event, GITHUB_EVENT_PATH: files.event, GITHUB_REPOSITORY: REPO,
-      GITHUB_RUN_ID: '4242', GITHUB_RUN_ATTEMPT: '1', GITHUB_ENV: files.env, GITHUB_OUTPUT: files.out, GITHUB_STATE: files.state,
-      RUNNER_TEMP: dir,
-      ...(opts.oidc === false ? {} : iss.runnerEnv()),
-      ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])),
-      // The runner hands the main step's saved state to the post step as STATE_<name>.
-      ...Object.fromEntries(Object.entries(opts.state ?? {}).map(([k, v]) => [`STATE_${k}`, v])),
-    };
-    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [join(root, 'dist', 'action', `${script}.js`)], { env, cwd: dir }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-      ),
-    );
-    const read = async (f: string) => parseFileCommands(await readFile(f, 'utf8'));
-    return { code, stdout, stderr, env: await read(files.env), outputs: await read(files.out), state: await read(files.state) };
+    return runActionStep({
+      script, dir, eventName: opts.event, event: opts.event === 'push' ? pushEvent : prEvent, repository: REPO, inputs,
+      env: opts.oidc === false ? {} : iss.runnerEnv(), state: opts.state,
+    });
   }
 
   /** Every secret gets an ::add-mask:: line, and no other stdout line shows it (before or after). */
