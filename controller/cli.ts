@@ -92,11 +92,10 @@ async function importLocal(config: Config, names: string[]) {
       const t0 = Date.now();
       const off = c.importer.onProgress((_v, phase, ms) => out(`  [${secs(ms)}] ${phase}`));
       out(`${name}: importing`);
-      const { version, done } = await c.importer.start(name);
-      out(`  version ${version.id}`);
+      const { done } = await c.importer.start(name);
       const v = await done;
       off();
-      if (v.status === 'ready') out(`${name}: ready in ${secs(Date.now() - t0)} (${mb(v.sizeBytes)}), now latest`);
+      if (v.status === 'ready') out(`${name}: version ${v.id} ready in ${secs(Date.now() - t0)} (${mb(v.sizeBytes)}), now latest`);
       else (failed++, err(`${name}: import failed after ${secs(Date.now() - t0)}: ${v.error}`));
     }
     await c.sweep();
