@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../controller/domain/errors.js';
+import { assertInstanceName, assertOwnerKey, assertTemplateName, defaultInstanceName } from '../../controller/domain/names.js';
+import { planDatabase, tail } from '../../controller/domain/templates.js';
+
+describe('names', () => {
+  it('accepts template and instance names that are safe in paths, labels and SQL', () => {
+    expect(assertTemplateName('chinook')).toBe('chinook');
+    expect(assertTemplateName('chinook_v2-big')).toBe('chinook_v2-big');
+    expect(assertInstanceName('pr-12-chinook')).toBe('pr-12-chinook');
+  });
+  it.each(['', 'Chinook', '../x', 'a/b', 'a b', '-x', 'x'.repeat(49), "x'; drop"])('refuses template name %j', (n) => {
+    expect(() => assertTemplateName(n)).toThrow(AppError);
+  });
+  it.each(['under_score', 'UP', '../etc', ''])('refuses instance name %j', (n) => {
+    expect(() => assertInstanceName(n)).toThrow(/invalid instance name/);
+  });
+  it('knows the owner key forms', () => {
+    for (const k of ['gh:octo/app#12', 'gh:octo/app@run-55-1', 'api:alice']) expect(assertOwnerKey(k)).toBe(k);
+    for (const k of ['gh:octo#1', 'octo/app#1', 'api:', 'gh:o/r#x']) expect(() => assertOwnerKey(k)).toThrow(AppError);
+  });
+  it('derives readable default instance names', () => {
+    expect(defaultInstanceName('gh:octo/app#12', 'chinook')).toBe('pr-12-chinook');
+    expect(defaultInstanceName('gh:octo/app@run-55-1', 'big_data')).toBe('run-55-1-big-data');
+    expect(defaultInstanceName('api:Alice', 'chinook')).toBe('alice-chinook');
+  });
+});
+
+describe('planDatabase', () => {
+  it('uses the load database when the dump filled it, renaming it to the template where possible', () => {
+    expect(planDatabase('myaas_load', 'shop', [{ name: 'myaas_load', tables: 4 }], true)).toEqual({
+      database: 'shop', drop: [], rename: { from: 'myaas_load', to: 'shop' },
+    });
+    expect(planDatabase('shop', 'shop', [{ name: 'shop', tables: 4 }], false)).toEqual({ database: 'shop', drop: [], rename: null });
+  });
+  it('follows a dump that created and switched to its own database, dropping the empty load database', () => {
+    expect(planDatabase('myaas_load', 'chinook', [{ name: 'chinook', tables: 11 }, { name: 'myaas_load', tables: 0 }], true)).toEqual({
+      database: 'chinook', drop: ['myaas_load'], rename: null,
+    });
+    // MariaDB: the template is `chinook-my`, the dump made `Chinook`.
+    expect(planDatabase('chinook-my', 'chinook-my', [{ name: 'Chinook', tables: 11 }, { name: 'chinook-my', tables: 0 }], false)).toEqual({
+      database: 'Chinook', drop: ['chinook-my'], rename: null,
+    });
+  });
+  it('prefers the template-named database, then the fullest one', () => {
+    const dbs = [{ name: 'a', tables: 2 }, { name: 'b', tables: 9 }, { name: 'load', tables: 0 }];
+    expect(planDatabase('load', 'x', dbs, true).database).toBe('b');
+    expect(planDatabase('load', 'a', dbs, true).database).toBe('a');
+  });
+  it('keeps an empty load database when nothing else exists (an empty dump)', () => {
+    expect(planDatabase('load', 'load', [{ name: 'load', tables: 0 }], true)).toEqual({ database: 'load', drop: [], rename: null });
+  });
+  it('tail keeps the last lines of tool output', () => {
+    expect(tail('a\nb\nc\nd', 2)).toBe('c\nd');
+  });
+});
