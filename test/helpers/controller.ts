@@ -1,13 +1,13 @@
 // Runs a real controller in-process on a real pool, Docker engine and state DB, listening on a free
 // port, with its own data dir. `cleanup()` proves and restores a clean machine.
-import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/log.js';
 import { buildController, type Controller } from '../../controller/main.js';
-import { CHINOOK, IMAGES } from './testbed.js';
+import { chinookSql, IMAGES } from './testbed.js';
 
 export const TOKEN = 'test-admin-token';
 
@@ -74,8 +74,8 @@ export async function startTestController(opts: {
 export async function addChinookDumps(dumpsDir: string): Promise<void> {
   await mkdir(join(dumpsDir, 'postgres'), { recursive: true });
   await mkdir(join(dumpsDir, 'mariadb'), { recursive: true });
-  await copyFile(CHINOOK.postgres, join(dumpsDir, 'postgres', 'chinook.sql'));
-  await copyFile(CHINOOK.mysql, join(dumpsDir, 'mariadb', 'chinook-my.sql'));
+  await writeFile(join(dumpsDir, 'postgres', 'chinook.sql'), await chinookSql('postgres'));
+  await writeFile(join(dumpsDir, 'mariadb', 'chinook-my.sql'), await chinookSql('mysql'));
 }
 
 /** Imports through the API and waits for the version to settle. */

@@ -2,6 +2,9 @@
 // run `sudo scripts/setup-host.sh` to provide them.
 import { execFile } from 'node:child_process';
 import { statfsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 
 export const run = promisify(execFile);
@@ -14,10 +17,16 @@ export const POOLS = {
   btrfs: process.env.MYAAS_TEST_BTRFS_DIR ?? '/var/lib/myaas',
   xfs: process.env.MYAAS_TEST_XFS_DIR ?? '/var/lib/myaas-xfs',
 };
-export const CHINOOK = {
-  postgres: process.env.MYAAS_TEST_CHINOOK_PG ?? new URL('../../../shared/datasets/chinook/postgres.sql', import.meta.url).pathname,
-  mysql: process.env.MYAAS_TEST_CHINOOK_MYSQL ?? new URL('../../../shared/datasets/chinook/mysql.sql', import.meta.url).pathname,
+/** The bundled Chinook sample (samples/chinook), gzipped SQL for each engine. */
+export const CHINOOK_GZ = {
+  postgres: fileURLToPath(new URL('../../samples/chinook/postgres.sql.gz', import.meta.url)),
+  mysql: fileURLToPath(new URL('../../samples/chinook/mysql.sql.gz', import.meta.url)),
 };
+
+/** The Chinook dump as plain SQL text. */
+export async function chinookSql(kind: 'postgres' | 'mysql'): Promise<Buffer> {
+  return gunzipSync(await readFile(CHINOOK_GZ[kind]));
+}
 
 const FS_MAGIC: Record<string, number> = { btrfs: 0x9123683e, xfs: 0x58465342 };
 

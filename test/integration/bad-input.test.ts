@@ -1,13 +1,13 @@
 // Bad input gets a clear error with the right status, leaves nothing half-made, and never touches the
 // latest good template version or a running instance. Also the other dump formats and the TTL reaper.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, importAndWait, leftovers, startTestController, wipe, type TestController } from '../helpers/controller.js';
-import { CHINOOK, POOLS, psql, requireDocker, requirePool } from '../helpers/testbed.js';
+import { chinookSql, POOLS, psql, requireDocker, requirePool } from '../helpers/testbed.js';
 
 const run = promisify(execFile);
 
@@ -71,7 +71,7 @@ describe('bad input and other dump formats', () => {
   });
 
   it('a truncated .sql.gz fails before any container is made', async () => {
-    const gz = gzipSync(await readFile(CHINOOK.postgres));
+    const gz = gzipSync(await chinookSql('postgres'));
     await writeFile(join(pgDumps, 'cut.sql.gz'), gz.subarray(0, Math.floor(gz.length / 2)));
     const v = await importAndWait(t, 'cut');
     expect(v.status).toBe('failed');
@@ -81,7 +81,7 @@ describe('bad input and other dump formats', () => {
   });
 
   it('loads .sql.gz with an after-script, and pg_dump -Fc archives with parallel restore', async () => {
-    await writeFile(join(pgDumps, 'masked.sql.gz'), gzipSync(await readFile(CHINOOK.postgres)));
+    await writeFile(join(pgDumps, 'masked.sql.gz'), gzipSync(await chinookSql('postgres')));
     await writeFile(join(pgDumps, 'masked.after.sql'), "update customer set email = 'hidden@example.com';\n");
     const v = await importAndWait(t, 'masked');
     expect(v.status, v.error).toBe('ready');
@@ -116,7 +116,7 @@ describe('resource limits', () => {
     const t = await startTestController({ dataDir: join(POOLS.btrfs, `it-ports-${process.pid}`), env: { MYAAS_PORT_RANGE: '45871-45871' } });
     try {
       await mkdir(join(t.dumpsDir, 'postgres'), { recursive: true });
-      await copyFile(CHINOOK.postgres, join(t.dumpsDir, 'postgres', 'chinook.sql'));
+      await writeFile(join(t.dumpsDir, 'postgres', 'chinook.sql'), await chinookSql('postgres'));
       expect((await importAndWait(t, 'chinook')).status).toBe('ready');
       const a = await t.api('POST', '/api/v1/instances?wait=60', { template: 'chinook', name: 'one' });
       expect(a.body.status, a.body.error).toBe('ready');
@@ -135,7 +135,7 @@ describe('resource limits', () => {
     const t = await startTestController({ dataDir: join(POOLS.btrfs, `it-nodocker-${process.pid}`), env: { DOCKER_HOST: 'unix:///tmp/myaas-no-docker.sock' }, start: false });
     try {
       await mkdir(join(t.dumpsDir, 'postgres'), { recursive: true });
-      await copyFile(CHINOOK.postgres, join(t.dumpsDir, 'postgres', 'chinook.sql'));
+      await writeFile(join(t.dumpsDir, 'postgres', 'chinook.sql'), await chinookSql('postgres'));
       const r = await t.api('POST', '/api/v1/templates/chinook/import');
       expect(r.status).toBe(503);
       expect(r.body.error.code).toBe('docker_unavailable');
