@@ -26,6 +26,7 @@ import { createReconciler, type Reconciler } from './jobs/reconciler.js';
 import { startScheduler, type ScheduledTask } from './jobs/scheduler.js';
 import { createSweep } from './jobs/sweep.js';
 import { createTemplateService } from './jobs/template-service.js';
+import { createWarmPool, type WarmPool } from './jobs/warm-pool.js';
 import { createRuntime, type Runtime } from './runtime/index.js';
 import { createCommandRunner, resolveStorage, type Storage } from './storage/index.js';
 
@@ -57,10 +58,14 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine
 
   let reconciler: Reconciler | null = null;
+  let warmPool: WarmPool | null = null;
   const importer = createImporter({
     store, storage, runtime, runner, engines, paths, home, log,
     dumpsDir: config.dumpsDir, images: config.images, jobs: config.importJobs,
-    onFinished: (template) => void reconciler?.wakeTemplate(template),
+    onFinished: (template) => {
+      void reconciler?.wakeTemplate(template);
+      void warmPool?.refill();
+    },
   });
   reconciler = createReconciler({
     store, storage, runtime, engines, paths, home, importer, log,
@@ -68,7 +73,11 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
     publishIp: config.publishIp, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
   });
   const sweep = createSweep({ store, runtime, storage, importer, reconciler, paths, home, log });
+  warmPool = createWarmPool({
+    store, reconciler, engines, size: config.warmPool, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs, log,
+  });
   const instances = createInstanceService({
+    warmPool,
     store, reconciler, importer, engines, dumpsDir: config.dumpsDir, publicHost: config.publicHost,
     defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
   });
@@ -82,7 +91,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   const gh = config.github;
   const pullRequests = createPullRequestHandler({ instances: instances.port, repos: gh.repos, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log });
   const tasks: ScheduledTask[] = [
-    { name: 'reconcile sweep', run: () => sweep.run(), everyMs: config.reconcileIntervalMs },
+    { name: 'reconcile sweep', run: () => sweep.run().then(() => warmPool!.refill()), everyMs: config.reconcileIntervalMs },
     { name: 'scheduled import', cron: config.importSchedule, run: async () => {
       for (const t of (await templates.list()).templates) await importer.start(t.name).catch((e) => log.error({ template: t.name, err: messageOf(e) }, 'scheduled import not started'));
     } },
@@ -114,11 +123,12 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   let scheduler: { stop(): void } | null = null;
   return {
     app, store, storage, runtime, importer, reconciler, instances,
-    sweep: () => sweep.run(),
+    sweep: () => sweep.run().then(() => warmPool!.refill()),
     async start() {
       await runtime.ping();
       const report = await sweep.run();
       log.info({ ...report, removed: report.removed.length }, 'start-up sweep done');
+      await warmPool!.refill();
       scheduler = startScheduler(tasks, log);
     },
     async close() {

@@ -102,6 +102,15 @@ export function createStore(db: Db) {
       const rows = await db.select().from(instances).where(and(...conds)).orderBy(asc(instances.createdAt));
       return rows.map(toInstance);
     },
+    /** Hands warm instance `id` to a new owner if it is still warm and ready; false when someone was first. */
+    async claimWarm(id: string, poolOwner: string, patch: InstancePatch): Promise<InstanceRecord | null> {
+      const [r] = await db
+        .update(instances)
+        .set(patch)
+        .where(and(eq(instances.id, id), eq(instances.owner, poolOwner), eq(instances.status, 'ready'), eq(instances.desired, 'present')))
+        .returning();
+      return r ? toInstance(r) : null;
+    },
     async listAll(limit = 500): Promise<InstanceRecord[]> {
       const rows = await db.select().from(instances).orderBy(desc(instances.createdAt)).limit(limit);
       return rows.map(toInstance);

@@ -12,6 +12,7 @@ import { newInstanceId, newPassword } from './ids.js';
 import type { Importer } from './importer.js';
 import { freePort, type PortRange } from './ports.js';
 import type { Reconciler } from './reconciler.js';
+import { isPoolOwner, type WarmPool } from './warm-pool.js';
 
 export interface InstanceServiceDeps {
   store: Store;
@@ -22,6 +23,7 @@ export interface InstanceServiceDeps {
   publicHost: string;
   defaultTtlSeconds: number;
   portRange: PortRange;
+  warmPool: Pick<WarmPool, 'claim' | 'refill'>;
 }
 
 /** True when `e` (or its cause, as drizzle wraps driver errors) is a violation of unique index `index`. */
@@ -99,12 +101,21 @@ export function createInstanceService(deps: InstanceServiceDeps) {
       const engine = await templateEngine(template);
       const ttl = req.ttlSeconds ?? (owner.includes('#') ? 0 : deps.defaultTtlSeconds);
       const now = new Date();
+      const expiresAt = ttl > 0 ? new Date(now.getTime() + ttl * 1000) : null;
+      if (await store.liveByName(name)) {
+        throw new AppError('conflict', `instance name "${name}" is taken: choose another --name or remove it (myaas rm)`);
+      }
+      const warm = await deps.warmPool.claim({ owner, template, name, expiresAt }).catch(() => null);
+      if (warm) {
+        void deps.warmPool.refill();
+        return { instance: warm, created: true };
+      }
       for (let attempt = 0; ; attempt++) {
         const port = deps.portRange ? await freePort(store, deps.portRange) : null;
         const rec: InstanceRecord = {
           id: newInstanceId(), name, owner, template, engine, versionId: null, pinnedVersionId: null,
           status: 'provisioning', desired: 'present', port, password: newPassword(), containerId: null, error: null,
-          generation: 0, appliedGeneration: 0, expiresAt: ttl > 0 ? new Date(now.getTime() + ttl * 1000) : null,
+          generation: 0, appliedGeneration: 0, expiresAt,
           createdAt: now, readyAt: null, destroyedAt: null,
         };
         try {
@@ -124,8 +135,9 @@ export function createInstanceService(deps: InstanceServiceDeps) {
       }
     },
     get: mustGet,
+    /** Live instances, without the warm pool's unclaimed ones. */
     async list(ownerPrefix?: string): Promise<InstanceRecord[]> {
-      return store.listLive(ownerPrefix);
+      return (await store.listLive(ownerPrefix)).filter((i) => !isPoolOwner(i.owner));
     },
     async reset(id: string): Promise<InstanceRecord> {
       const i = await mustGet(id);

@@ -1,5 +1,6 @@
 // Brings one instance to `ready`: clone, container, password rotation, authenticated probe.
 // Each step removes what a previous (crashed or failed) attempt left, so repeating it is safe.
+import { stat } from 'node:fs/promises';
 import { AppError, messageOf } from '../domain/errors.js';
 import { tail } from '../domain/templates.js';
 import type { EngineName, InstanceRecord, TemplateVersion } from '../domain/types.js';
@@ -29,13 +30,14 @@ export interface Timings {
   totalMs: number;
 }
 
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
 export function instanceLabels(home: string, i: InstanceRecord, v: TemplateVersion): Record<string, string> {
   return {
     'myaas.home': home,
     'myaas.role': 'instance',
+    // No owner or name: a warm-pool instance changes hands while its container runs.
     'myaas.instance': i.id,
-    'myaas.name': i.name,
-    'myaas.owner': i.owner,
     'myaas.template': i.template,
     'myaas.version': v.id,
     'myaas.engine': v.engine,
@@ -62,13 +64,15 @@ export async function provision(
     // The container vanished but the data is there: serve the same clone again.
     for (const c of await deps.runtime.list({ 'myaas.home': deps.home, 'myaas.instance': inst.id })) await deps.runtime.remove(c.id);
   } else {
-    await teardown(deps, inst.id);
+    // A previous attempt always leaves its clone (it is made before the container and removed after
+    // it), so a missing clone means there is nothing to tear down and the Docker round trip is saved.
+    if (await exists(clone)) await teardown(deps, inst.id);
     await deps.storage.clone(deps.paths.version(version.template, version.id), clone);
   }
   const t1 = Date.now();
   let containerId: string | null = null;
   try {
-    const started = await deps.runtime.start({
+    const spec = {
       name: `myaas-${inst.id}`,
       image: version.image,
       cmd: engine.serverCommand('instance', '/tmp'),
@@ -79,6 +83,12 @@ export async function provision(
       memoryBytes: deps.memoryBytes,
       nanoCpus: Math.round(deps.cpus * 1e9),
       shmBytes: 128 * 1024 * 1024,
+    };
+    const started = await deps.runtime.start(spec).catch(async (e) => {
+      // A container of this name outlived its clone (crash between the two removals): remove, retry once.
+      if (!(e instanceof AppError && e.code === 'conflict' && /name/i.test(e.message))) throw e;
+      await deps.runtime.remove(spec.name);
+      return deps.runtime.start(spec);
     });
     containerId = started.id;
     if (!started.hostPort) throw new AppError('internal', 'Docker published no host port for the instance');

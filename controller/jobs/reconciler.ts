@@ -135,6 +135,18 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
+  const locks = new Map<string, Promise<unknown>>();
+  /** Runs fn with nothing else acting on instance `id` at the same time (convergence, warm-pool claims). */
+  function exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = locks.get(id) ?? Promise.resolve();
+    const p = prev.catch(() => {}).then(fn);
+    locks.set(id, p);
+    void p.catch(() => {}).finally(() => {
+      if (locks.get(id) === p) locks.delete(id);
+    });
+    return p;
+  }
+
   /** Converges one instance; calls for the same id run one after another, repeats coalesce. */
   function wake(id: string): Promise<void> {
     const running = pending.get(id);
@@ -146,7 +158,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       do {
         again.delete(id);
         try {
-          await converge(id);
+          await exclusive(id, () => converge(id));
         } catch (e) {
           log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep');
         }
@@ -158,6 +170,7 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   return {
     wake,
+    exclusive,
     /** Wakes every live instance of a template (after its import finished). */
     async wakeTemplate(template: string): Promise<void> {
       await Promise.all((await store.listLive()).filter((i) => i.template === template).map((i) => wake(i.id)));

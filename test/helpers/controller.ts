@@ -49,6 +49,7 @@ export async function startTestController(opts: {
   const server = serve({ fetch: controller.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((r) => server.once('listening', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let stopped = false;
   return {
     url,
     dataDir: opts.dataDir,
@@ -64,6 +65,8 @@ export async function startTestController(opts: {
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       server.close();
       await controller.close();
     },
@@ -103,11 +106,12 @@ export async function leftovers(t: TestController): Promise<{ containers: string
 
 /** Removes every container, clone and template version of this controller, then its data dir. */
 export async function wipe(t: TestController): Promise<void> {
+  // Stop first, so nothing is provisioning (or refilling a warm pool) while its pieces are removed.
+  await t.stop().catch(() => {});
   for (const c of await t.controller.runtime.list({ 'myaas.home': t.dataDir })) await t.controller.runtime.remove(c.id);
   for (const id of await readdir(join(t.dataDir, 'instances')).catch(() => [])) await t.controller.storage.remove(join(t.dataDir, 'instances', id));
   for (const tpl of await readdir(join(t.dataDir, 'templates')).catch(() => [])) {
     for (const v of await readdir(join(t.dataDir, 'templates', tpl))) await t.controller.storage.remove(join(t.dataDir, 'templates', tpl, v));
   }
-  await t.stop().catch(() => {});
   await rm(t.dataDir, { recursive: true, force: true });
 }
