@@ -12,15 +12,6 @@ export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 export const VERSION_STATUSES = ['importing', 'ready', 'failed', 'retired'] as const;
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
 
-export interface Connection {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-  url: string;
-}
-
 /** A template version as stored: one import of a template. */
 export interface TemplateVersion {
   id: string;

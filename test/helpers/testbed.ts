@@ -72,3 +72,14 @@ export async function mariadb(url: string, sql: string): Promise<string> {
   );
   return stdout.trim();
 }
+
+/** Polls fn until it returns something truthy; throws naming `what` after `ms`. */
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -7,7 +7,7 @@ import { createRuntime } from '../../controller/runtime/index.js';
 import { createCommandRunner, createStorage } from '../../controller/storage/index.js';
 import { addChinookDumps } from '../helpers/controller.js';
 import { freeTcpPort, spawnController, type ControllerProcess } from '../helpers/process.js';
-import { POOLS, psql, requireDocker, requirePool } from '../helpers/testbed.js';
+import { POOLS, psql, requireDocker, requirePool, until } from '../helpers/testbed.js';
 
 const dataDir = join(POOLS.btrfs, `it-crash-${process.pid}`);
 const runtime = createRuntime('docker');
@@ -15,15 +15,6 @@ const storage = createStorage('btrfs', createCommandRunner());
 let port: number;
 let c: ControllerProcess | null = null;
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const containers = (labels: Record<string, string> = {}) => runtime.list({ 'myaas.home': dataDir, ...labels });
 const versionOf = async (template: string, id: string) =>
   ((await c!.api('GET', '/api/v1/templates')).body as any[]).find((t) => t.name === template)?.versions.find((v: any) => v.id === id);

@@ -11,7 +11,7 @@ import { runActionStep } from '../helpers/action-runner.js';
 import { addChinookDumps, importAndWait, leftovers, startTestController, wipe, type TestController } from '../helpers/controller.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
 import { pullRequestClaims, pushClaims, startOidcIssuer, type TestOidcIssuer } from '../helpers/oidc-issuer.js';
-import { POOLS, psql, requireDocker, requirePool } from '../helpers/testbed.js';
+import { POOLS, psql, requireDocker, requirePool, until } from '../helpers/testbed.js';
 import { pullRequestPayload, webhookRequest } from '../helpers/webhook-fixtures.js';
 
 const SECRET = `whsec-${randomUUID()}`;
@@ -20,15 +20,6 @@ const REPO = 'octo/app';
 const examples: { name: string; examples: Record<string, unknown>[] }[] = createRequire(import.meta.url)('@octokit/webhooks-examples');
 const pushEvent = examples.find((e) => e.name === 'push')!.examples[0];
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('a database per pull request, end to end', () => {
   let t: TestController;
