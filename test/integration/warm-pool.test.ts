@@ -1,5 +1,6 @@
 // MYAAS_WARM_POOL: started clones wait for owners; a claim rotates in fresh credentials and checks
 // readiness; the pool refills and never hands out a clone of an older version.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
@@ -55,5 +56,18 @@ describe('warm pool', () => {
     expect(r.body.status).toBe('ready');
     expect(r.body.templateVersion).toBe(v2.id);
     expect(await psql(r.body.connection.url, 'select count(*) from album')).toBe('347');
+  });
+
+  it('removes an old version once no instance uses it any more', async () => {
+    const versions = () => readdir(join(t.dataDir, 'templates', 'chinook'));
+    const [oldUser] = ((await t.api('GET', '/api/v1/instances')).body as any[]).filter((i) => i.name === 'fast');
+    const oldVersion = oldUser.templateVersion;
+    await t.controller.sweep();
+    expect(await versions()).toContain(oldVersion); // 'fast' still runs on it
+    expect((await t.api('DELETE', `/api/v1/instances/${oldUser.id}?wait=60`)).body.status).toBe('destroyed');
+    await t.controller.sweep();
+    expect(await versions()).not.toContain(oldVersion);
+    const tpl = ((await t.api('GET', '/api/v1/templates')).body as any[]).find((x) => x.name === 'chinook');
+    expect(tpl.versions.find((v: any) => v.id === oldVersion).status).toBe('retired');
   });
 });
