@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, importAndWait, leftovers, startTestController, wipe, type TestController } from '../helpers/controller.js';
 import { startStatePostgres } from '../helpers/state-postgres.js';
-import { mariadb, POOLS, psql, requireDocker, requirePool } from '../helpers/testbed.js';
+import { mariadb, POOLS, psql, requireDocker, requirePool, run } from '../helpers/testbed.js';
 
 const MATRIX = [
   { storage: 'btrfs', pool: POOLS.btrfs, kind: 'btrfs', state: 'pglite' },
@@ -51,6 +51,13 @@ describe.each(MATRIX.map((m) => [`${m.storage} storage with ${m.state} state`, m
     expect(ua).toMatch(/^postgres:\/\/postgres:.+@127\.0\.0\.1:\d+\/chinook$/);
     expect(a.body.connection.password).not.toBe(b.body.connection.password);
     expect(a.body.connection.port).not.toBe(b.body.connection.port);
+    // Its own container, with the configured limits and myaas labels (and no secret among them).
+    const { stdout } = await run('docker', ['inspect', '--format', '{{json .HostConfig.Memory}} {{json .HostConfig.NanoCpus}} {{json .Config.Labels}}', `myaas-${a.body.id}`]);
+    const [memory, cpus, labels] = stdout.trim().split(' ');
+    expect(Number(memory)).toBe(512 * 1024 * 1024);
+    expect(Number(cpus)).toBe(1e9);
+    expect(JSON.parse(labels)).toMatchObject({ 'myaas.instance': a.body.id, 'myaas.template': 'chinook', 'myaas.role': 'instance' });
+    expect(labels).not.toContain(a.body.connection.password);
 
     expect(await psql(ua, 'select count(*) from track')).toBe('3503');
     await psql(ua, 'delete from invoice_line');
