@@ -133,6 +133,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
     },
     async close() {
       scheduler?.stop();
+      warmPool!.close();
       await reconciler!.idle();
       await state.close();
     },

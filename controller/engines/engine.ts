@@ -16,6 +16,13 @@ export interface DatabaseInfo {
   tables: number;
 }
 
+/** An open admin connection to one server: for handing a warm instance to its owner without a new login. */
+export interface AdminSession {
+  /** Sets the admin user's password (the one handed to the instance's owner). */
+  setPassword(newPassword: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** URL scheme of connection strings */
@@ -62,6 +69,8 @@ export interface Engine {
 
   /** Waits (until deadline) for the server on conn to accept the admin secret, then sets a new password. */
   rotatePassword(conn: EngineConn, newPassword: string, deadline: number): Promise<void>;
+  /** Waits (until deadline) for the server to accept conn's credentials and keeps the connection open. */
+  adminSession(conn: EngineConn, deadline: number): Promise<AdminSession>;
   /** A real authenticated query with the instance's own credentials; throws when it fails. */
   probe(conn: EngineConn, deadline: number): Promise<void>;
   url(conn: EngineConn): string;

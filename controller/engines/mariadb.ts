@@ -24,8 +24,8 @@ function isRetryable(e: unknown): boolean {
   return code === 'ER_SERVER_SHUTDOWN' || code === 'ER_CON_COUNT_ERROR' || isTransient(e);
 }
 
-async function withClient<T>(conn: EngineConn, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection({
+function connect(conn: EngineConn): Promise<mysql.Connection> {
+  return mysql.createConnection({
     host: conn.host,
     port: conn.port,
     user: conn.user,
@@ -33,6 +33,10 @@ async function withClient<T>(conn: EngineConn, fn: (c: mysql.Connection) => Prom
     database: conn.database || undefined,
     connectTimeout: 5000,
   });
+}
+
+async function withClient<T>(conn: EngineConn, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+  const c = await connect(conn);
   try {
     return await fn(c);
   } finally {
@@ -84,12 +88,24 @@ export function createMariadbEngine(): Engine {
     dropDatabaseCommand: (db) => [...CLIENT, '-e', `DROP DATABASE ${ident(db)}`],
     renameDatabaseCommand: () => null,
 
-    rotatePassword: (conn, newPassword, deadline) =>
-      untilConnected('setting the instance password', deadline, isRetryable, () =>
-        withClient({ ...conn, database: '' }, async (c) => {
-          await c.query(`ALTER USER 'root'@'%' IDENTIFIED BY '${assertSafeSecret(newPassword)}'`);
-        }),
-      ),
+    async rotatePassword(conn, newPassword, deadline) {
+      const session = await this.adminSession(conn, deadline);
+      try {
+        await session.setPassword(newPassword);
+      } finally {
+        await session.close();
+      }
+    },
+    adminSession: (conn, deadline) =>
+      untilConnected('connecting as the admin user', deadline, isRetryable, async () => {
+        const c = await connect({ ...conn, database: '' });
+        return {
+          setPassword: async (pw: string) => {
+            await c.query(`ALTER USER 'root'@'%' IDENTIFIED BY '${assertSafeSecret(pw)}'`);
+          },
+          close: () => c.end().catch(() => c.destroy()),
+        };
+      }),
     probe: (conn, deadline) =>
       untilConnected('the readiness query', deadline, isRetryable, () =>
         withClient(conn, async (c) => {

@@ -25,8 +25,8 @@ function isRetryable(e: unknown): boolean {
   return code === '57P03' || isTransient(e);
 }
 
-async function withClient<T>(conn: EngineConn, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres({
+function client(conn: EngineConn, idleTimeout: number): postgres.Sql {
+  return postgres({
     host: conn.host,
     port: conn.port,
     user: conn.user,
@@ -34,10 +34,16 @@ async function withClient<T>(conn: EngineConn, fn: (sql: postgres.Sql) => Promis
     database: conn.database,
     max: 1,
     connect_timeout: 5,
-    idle_timeout: 1,
+    idle_timeout: idleTimeout,
     prepare: false,
+    // We send only untyped statements; skipping postgres.js's type lookup saves a catalog query per login.
+    fetch_types: false,
     onnotice: () => {},
   });
+}
+
+async function withClient<T>(conn: EngineConn, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = client(conn, 1);
   try {
     return await fn(sql);
   } finally {
@@ -87,12 +93,32 @@ export function createPostgresEngine(): Engine {
     dropDatabaseCommand: (db) => [...PSQL, '-d', 'postgres', '-c', `DROP DATABASE ${ident(db)}`],
     renameDatabaseCommand: (from, to) => [...PSQL, '-d', 'postgres', '-c', `ALTER DATABASE ${ident(from)} RENAME TO ${ident(to)}`],
 
-    rotatePassword: (conn, newPassword, deadline) =>
-      untilConnected('setting the instance password', deadline, isRetryable, () =>
-        withClient({ ...conn, database: 'postgres' }, async (sql) => {
-          await sql.unsafe(`ALTER ROLE ${ident(conn.user)} WITH PASSWORD '${assertSafeSecret(newPassword)}'`);
-        }),
-      ),
+    async rotatePassword(conn, newPassword, deadline) {
+      const session = await this.adminSession(conn, deadline);
+      try {
+        await session.setPassword(newPassword);
+      } finally {
+        await session.close();
+      }
+    },
+    adminSession: (conn, deadline) =>
+      untilConnected('connecting as the admin user', deadline, isRetryable, async () => {
+        // On the template's own database: the first backend there builds its catalog cache files,
+        // so the owner's first connection (and our probe) start faster.
+        const sql = client({ ...conn, database: conn.database || 'postgres' }, 0);
+        try {
+          await sql`select 1`;
+        } catch (e) {
+          await sql.end({ timeout: 0 }).catch(() => {});
+          throw e;
+        }
+        return {
+          setPassword: async (pw: string) => {
+            await sql.unsafe(`ALTER ROLE ${ident(conn.user)} WITH PASSWORD '${assertSafeSecret(pw)}'`);
+          },
+          close: () => sql.end({ timeout: 1 }).catch(() => {}),
+        };
+      }),
     probe: (conn, deadline) =>
       untilConnected('the readiness query', deadline, isRetryable, () =>
         withClient(conn, async (sql) => {

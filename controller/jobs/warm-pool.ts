@@ -5,7 +5,7 @@ import { messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/ports.js';
 import type { EngineName, InstanceRecord } from '../domain/types.js';
 import type { Store } from '../db/store.js';
-import type { Engine } from '../engines/engine.js';
+import type { AdminSession, Engine } from '../engines/engine.js';
 import { newInstanceId, newPassword } from './ids.js';
 import type { Reconciler } from './reconciler.js';
 
@@ -14,7 +14,7 @@ export const isPoolOwner = (owner: string) => owner.startsWith(POOL_PREFIX);
 
 export interface WarmPoolDeps {
   store: Store;
-  reconciler: Pick<Reconciler, 'wake' | 'exclusive' | 'notify'>;
+  reconciler: Pick<Reconciler, 'wake' | 'exclusive' | 'notify' | 'onChange'>;
   engines: (name: EngineName) => Engine;
   size: number;
   probeHost: string;
@@ -25,6 +25,28 @@ export interface WarmPoolDeps {
 export function createWarmPool(deps: WarmPoolDeps) {
   const { store, reconciler, log } = deps;
   let refilling: Promise<void> | null = null;
+  // An open admin connection per ready warm instance: a claim then needs no login to set the password.
+  const sessions = new Map<string, Promise<AdminSession>>();
+  const dropSession = (id: string) => {
+    const s = sessions.get(id);
+    sessions.delete(id);
+    void s?.then((x) => x.close()).catch(() => {});
+  };
+  const stopWatching = deps.size > 0
+    ? reconciler.onChange((id) => {
+        void (async () => {
+          const i = await store.getInstance(id);
+          if (!i || !isPoolOwner(i.owner) || i.status !== 'ready' || i.desired !== 'present') return dropSession(id);
+          if (sessions.has(id) || !i.port || !i.versionId) return;
+          const v = await store.getVersion(i.versionId);
+          const engine = deps.engines(i.engine);
+          const conn = { host: deps.probeHost, port: i.port, user: engine.adminUser, password: i.password, database: v?.database ?? '' };
+          const session = engine.adminSession(conn, Date.now() + 5000);
+          session.catch(() => sessions.delete(id));
+          sessions.set(id, session);
+        })().catch((e) => log.debug({ instance: id, err: messageOf(e) }, 'no admin session for warm instance'));
+      })
+    : () => {};
 
   async function refillOnce(): Promise<void> {
     const warm = await store.listLive(POOL_PREFIX);
@@ -55,6 +77,10 @@ export function createWarmPool(deps: WarmPoolDeps) {
 
   return {
     enabled: deps.size > 0,
+    close(): void {
+      stopWatching();
+      for (const id of [...sessions.keys()]) dropSession(id);
+    },
     /** Tops every template's pool up to size and retires warm clones of older versions. */
     refill(): Promise<void> {
       if (deps.size <= 0) return Promise.resolve();
@@ -87,7 +113,11 @@ export function createWarmPool(deps: WarmPoolDeps) {
           const deadline = Date.now() + deps.readyTimeoutMs;
           const conn = { host: deps.probeHost, port: c.port!, user: engine.adminUser, password: w.password, database: latest.database ?? '' };
           try {
-            await engine.rotatePassword(conn, password, deadline);
+            const session = await sessions.get(c.id)?.catch(() => null);
+            if (session) {
+              await session.setPassword(password);
+              dropSession(c.id);
+            } else await engine.rotatePassword(conn, password, deadline);
             await engine.probe({ ...conn, password }, deadline);
           } catch (e) {
             log.warn({ instance: c.id, err: messageOf(e) }, 'warm instance did not take its new password; rebuilding it');
