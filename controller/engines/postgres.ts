@@ -15,7 +15,8 @@ const IMPORT_SETTINGS = [
   'max_wal_size=4GB', 'checkpoint_timeout=1h', 'maintenance_work_mem=256MB', 'listen_addresses=',
 ];
 // Development instance defaults: small memory footprint, durable (fsync stays as in the template).
-const INSTANCE_SETTINGS = ['listen_addresses=*', 'shared_buffers=32MB', 'max_connections=50'];
+// On a copy-on-write clone, zero-filling or recycling WAL segments only copies blocks for nothing.
+const INSTANCE_SETTINGS = ['listen_addresses=*', 'shared_buffers=32MB', 'max_connections=50', 'wal_init_zero=off', 'wal_recycle=off'];
 
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
