@@ -70,7 +70,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   reconciler = createReconciler({
     store, storage, runtime, engines, paths, home, importer, log,
     portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus,
-    publishIp: config.publishIp, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
+    publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
   });
   const sweep = createSweep({ store, runtime, storage, importer, reconciler, paths, home, log });
   warmPool = createWarmPool({

@@ -46,8 +46,11 @@ export interface Engine {
   initCommand(stagingDir: string): string[];
   /** Files (path relative to the datadir → content) written after init, before the first start. */
   configFiles(): Record<string, string>;
-  /** argv of the server process. Import servers listen only inside the container. */
-  serverCommand(purpose: 'import' | 'instance', stagingDir: string): string[];
+  /**
+   * argv of the server process. Import servers listen only inside the container. `listen` makes an
+   * instance server listen on that address and port itself (host networking) instead of the engine's port.
+   */
+  serverCommand(purpose: 'import' | 'instance', stagingDir: string, listen?: { address: string; port: number }): string[];
   /** exec argv that exits 0 once the server accepts local connections. */
   pingCommand(): string[];
   /** exec argv creating an empty database. */
@@ -64,6 +67,8 @@ export interface Engine {
   countTablesCommand(database: string): string[];
   /** exec argv dropping a database (used to remove the empty one a self-creating dump left). */
   dropDatabaseCommand(database: string): string[];
+  /** exec argv run last before the clean shutdown (e.g. removing local-only accounts), or null. */
+  finalizeCommand(): string[] | null;
   /** exec argv renaming a database, or null when the engine cannot. */
   renameDatabaseCommand(from: string, to: string): string[] | null;
 

@@ -70,8 +70,11 @@ export function createMariadbEngine(): Engine {
       '--skip-test-db', '--skip-name-resolve',
     ],
     configFiles: () => ({}),
-    serverCommand: (purpose, staging) =>
-      purpose === 'import' ? [...SERVER, ...IMPORT, `--init-file=${staging}/init.sql`] : [...SERVER, ...INSTANCE],
+    serverCommand: (purpose, staging, listen) => {
+      if (purpose === 'import') return [...SERVER, ...IMPORT, `--init-file=${staging}/init.sql`];
+      // Later options win in mariadbd, so these override the defaults in SERVER and INSTANCE.
+      return [...SERVER, ...INSTANCE, ...(listen ? [`--port=${listen.port}`, `--bind-address=${listen.address}`] : [])];
+    },
     pingCommand: () => [...CLIENT, '-N', '-B', '-e', 'SELECT 1'],
     loadDatabase: (template) => template,
     createDatabaseCommand: (db) => [...CLIENT, '-e', `CREATE DATABASE ${ident(db)}`],
@@ -86,6 +89,10 @@ export function createMariadbEngine(): Engine {
       ...CLIENT, '-N', '-B', '-e', `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ${literal(db)}`,
     ],
     dropDatabaseCommand: (db) => [...CLIENT, '-e', `DROP DATABASE ${ident(db)}`],
+    // mariadb-install-db made passwordless root accounts for localhost, 127.0.0.1, ::1 and the container's
+    // name; they served the import over the socket. Left in place, they would take TCP logins from
+    // 127.0.0.1 (host networking) ahead of root@'%'. The instance's owner needs only root@'%'.
+    finalizeCommand: () => [...CLIENT, '-e', "DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> '%'; FLUSH PRIVILEGES;"],
     renameDatabaseCommand: () => null,
 
     async rotatePassword(conn, newPassword, deadline) {

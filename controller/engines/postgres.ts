@@ -72,9 +72,11 @@ export function createPostgresEngine(): Engine {
     configFiles: () => ({
       'pg_hba.conf': ['local all all trust', 'host all all all scram-sha-256', ''].join('\n'),
     }),
-    serverCommand: (purpose) => {
+    serverCommand: (purpose, _staging, listen) => {
       const settings = purpose === 'import' ? IMPORT_SETTINGS : INSTANCE_SETTINGS;
-      return ['postgres', '-D', DATA, '-p', '5432', '-c', `unix_socket_directories=${SOCKET}`, ...settings.flatMap((s) => ['-c', s])];
+      const port = String(listen?.port ?? 5432);
+      const address = listen ? [`listen_addresses=${listen.address === '0.0.0.0' ? '*' : listen.address}`] : [];
+      return ['postgres', '-D', DATA, '-p', port, '-c', `unix_socket_directories=${SOCKET}`, ...[...settings, ...address].flatMap((s) => ['-c', s])];
     },
     pingCommand: () => [...PSQL, '-d', 'postgres', '-Atc', 'select 1'],
     loadDatabase: () => 'myaas_load',
@@ -92,6 +94,7 @@ export function createPostgresEngine(): Engine {
       "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','p','v','m','f') and n.nspname not in ('pg_catalog','information_schema') and n.nspname not like 'pg_toast%'",
     ],
     dropDatabaseCommand: (db) => [...PSQL, '-d', 'postgres', '-c', `DROP DATABASE ${ident(db)}`],
+    finalizeCommand: () => null,
     renameDatabaseCommand: (from, to) => [...PSQL, '-d', 'postgres', '-c', `ALTER DATABASE ${ident(from)} RENAME TO ${ident(to)}`],
 
     async rotatePassword(conn, newPassword, deadline) {

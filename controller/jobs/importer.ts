@@ -142,6 +142,8 @@ export function createImporter(deps: ImporterDeps) {
       await execOk(engine, id, engine.loadSqlCommand(`${DUMPS}/${dump.afterFile}`, plan.database), `running ${dump.afterFile}`);
     }
 
+    const finalize = engine.finalizeCommand();
+    if (finalize) await execOk(engine, id, finalize, 'finishing the datadir');
     await phase('shutting down cleanly');
     const code = await runtime.stop(id, { signal: engine.stopSignal, timeoutSec: 600 });
     if (code !== 0) throw new AppError('import_failed', `the import server did not shut down cleanly (exit ${code}): ${tail(await runtime.logs(id, 20))}`);

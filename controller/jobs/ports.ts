@@ -1,4 +1,5 @@
 // Host ports from MYAAS_PORT_RANGE, when set (otherwise Docker picks one per instance).
+import { createServer } from 'node:net';
 import { AppError } from '../domain/errors.js';
 import type { Store } from '../db/store.js';
 
@@ -12,4 +13,16 @@ export async function freePort(store: Store, range: { from: number; to: number }
     'port_pool_exhausted',
     `all ${range.to - range.from + 1} ports of MYAAS_PORT_RANGE ${range.from}-${range.to} are in use: destroy unused instances (myaas ls, myaas rm) or widen the range`,
   );
+}
+
+/** A port the kernel says is free on `address` now (host networking without a pool). */
+export async function ephemeralPort(address: string): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, address, () => resolve());
+  });
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
 }

@@ -8,6 +8,7 @@ import type { Engine } from '../engines/engine.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Storage } from '../storage/storage.js';
 import type { Paths } from './paths.js';
+import { ephemeralPort } from './ports.js';
 
 export interface ProvisionDeps {
   storage: Storage;
@@ -18,6 +19,8 @@ export interface ProvisionDeps {
   memoryBytes: number;
   cpus: number;
   publishIp: string;
+  /** bridge: own network namespace, port published by Docker; host: the server listens on the host itself */
+  network: 'bridge' | 'host';
   probeHost: string;
   readyTimeoutMs: number;
 }
@@ -72,10 +75,14 @@ export async function provision(
   const t1 = Date.now();
   let containerId: string | null = null;
   try {
+    const host = deps.network === 'host';
+    // Host networking has no Docker-chosen port: the instance keeps its port, or gets a free one now.
+    const listen = host ? { address: deps.publishIp, port: inst.port ?? (await ephemeralPort(deps.publishIp)) } : undefined;
     const spec = {
       name: `myaas-${inst.id}`,
       image: version.image,
-      cmd: engine.serverCommand('instance', '/tmp'),
+      cmd: engine.serverCommand('instance', '/tmp', listen),
+      network: deps.network,
       user: engine.user,
       labels: instanceLabels(deps.home, inst, version),
       binds: [{ host: clone, container: engine.dataDir }],
@@ -91,8 +98,8 @@ export async function provision(
       return deps.runtime.start(spec);
     });
     containerId = started.id;
-    if (!started.hostPort) throw new AppError('internal', 'Docker published no host port for the instance');
-    const port = started.hostPort;
+    const port = listen ? listen.port : started.hostPort;
+    if (!port) throw new AppError('internal', 'Docker published no host port for the instance');
     await onContainer(containerId, port);
     const t2 = Date.now();
     const deadline = t0 + deps.readyTimeoutMs;

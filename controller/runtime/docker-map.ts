@@ -27,6 +27,7 @@ export function createOptions(spec: ContainerSpec, port: string | null): Docker.
         ? { [port]: [{ HostIp: spec.publish?.hostIp ?? '', HostPort: hostPort ? String(hostPort) : '' }] }
         : undefined,
       RestartPolicy: { Name: 'no' },
+      ...(spec.network === 'host' ? { NetworkMode: 'host' } : {}),
     },
   };
 }

@@ -103,7 +103,7 @@ export function createDockerRuntime(opts: { dockerHost?: string | null }): Runti
     },
 
     async start(spec) {
-      const port = spec.publish ? `${spec.publish.containerPort}/tcp` : null;
+      const port = spec.publish && spec.network !== 'host' ? `${spec.publish.containerPort}/tcp` : null;
       let container: Docker.Container;
       try {
         container = await docker.createContainer(createOptions(spec, port));

@@ -15,7 +15,9 @@ export interface ContainerSpec {
   env?: string[];
   labels: Record<string, string>;
   binds: Bind[];
-  /** container port to publish; hostPort 0 or absent lets Docker choose */
+  /** `host`: the container shares the host's network (no namespace, no published port); default bridge */
+  network?: 'bridge' | 'host';
+  /** container port to publish; hostPort 0 or absent lets Docker choose (bridge only) */
   publish?: { containerPort: number; hostPort?: number; hostIp?: string };
   memoryBytes?: number;
   nanoCpus?: number;

@@ -12,9 +12,14 @@ const MATRIX = [
   { storage: 'copy', pool: POOLS.btrfs, kind: 'btrfs', state: 'postgres' },
   { storage: 'btrfs', pool: POOLS.btrfs, kind: 'btrfs', state: 'postgres' },
   { storage: 'reflink', pool: POOLS.xfs, kind: 'xfs', state: 'pglite' },
+  { storage: 'btrfs', pool: POOLS.btrfs, kind: 'btrfs', state: 'pglite', network: 'host' },
 ] as const;
 
-describe.each(MATRIX.map((m) => [`${m.storage} storage with ${m.state} state`, m] as const))('controller on %s', (_name, { storage, pool, kind, state }) => {
+const label = (m: (typeof MATRIX)[number]) => `${m.storage} storage with ${m.state} state${'network' in m ? ` and ${m.network} networking` : ''}`;
+
+describe.each(MATRIX.map((m) => [label(m), m] as const))('controller on %s', (_name, m) => {
+  const { storage, pool, kind, state } = m;
+  const network = 'network' in m ? m.network : 'bridge';
   let t: TestController;
   let stateDb: Awaited<ReturnType<typeof startStatePostgres>> | null = null;
 
@@ -22,7 +27,10 @@ describe.each(MATRIX.map((m) => [`${m.storage} storage with ${m.state} state`, m
     await requireDocker();
     requirePool(pool, kind);
     if (state === 'postgres') stateDb = await startStatePostgres();
-    t = await startTestController({ dataDir: join(pool, `it-${storage}-${state}-${process.pid}`), storage, databaseUrl: stateDb?.url });
+    t = await startTestController({
+      dataDir: join(pool, `it-${storage}-${state}-${network}-${process.pid}`), storage, databaseUrl: stateDb?.url,
+      env: { MYAAS_NETWORK: network },
+    });
     await addChinookDumps(t.dumpsDir);
   });
   afterAll(async () => {
@@ -99,6 +107,8 @@ describe.each(MATRIX.map((m) => [`${m.storage} storage with ${m.state} state`, m
     const ua = a.body.connection.url;
     expect(ua).toMatch(/^mysql:\/\/root:.+@127\.0\.0\.1:\d+\/Chinook$/);
     expect(await mariadb(ua, 'SELECT COUNT(*) FROM Track')).toBe('3503');
+    // Only root@'%' with the instance's own password is left: no passwordless local accounts.
+    expect(await mariadb(ua, "SELECT GROUP_CONCAT(CONCAT(User, '@', Host)) FROM mysql.global_priv WHERE User NOT IN ('mariadb.sys')")).toBe('root@%');
     await mariadb(ua, 'DELETE FROM InvoiceLine');
     expect(await mariadb(b.body.connection.url, 'SELECT COUNT(*) FROM InvoiceLine')).toBe('2240');
     const version = await t.controller.store.getVersion(a.body.templateVersion);
