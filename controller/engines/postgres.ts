@@ -111,7 +111,9 @@ export function createPostgresEngine(): Engine {
         // so the owner's first connection (and our probe) start faster.
         const sql = client({ ...conn, database: conn.database || 'postgres' }, 0);
         try {
-          await sql`select 1`;
+          // The password change need not wait for a WAL flush: a crash that lost it would also lose
+          // the instance's readiness, and the reconciler rebuilds such an instance.
+          await sql`set synchronous_commit to off`;
         } catch (e) {
           await sql.end({ timeout: 0 }).catch(() => {});
           throw e;

@@ -107,7 +107,8 @@ export function createInstanceService(deps: InstanceServiceDeps) {
       }
       const warm = await deps.warmPool.claim({ owner, template, name, expiresAt }).catch(() => null);
       if (warm) {
-        void deps.warmPool.refill();
+        // Refill after the caller has its answer: the refill's state-DB queries would queue ahead of it.
+        setTimeout(() => void deps.warmPool.refill(), 200).unref();
         return { instance: warm, created: true };
       }
       for (let attempt = 0; ; attempt++) {

@@ -105,7 +105,12 @@ export async function provision(
     const deadline = t0 + deps.readyTimeoutMs;
     const conn = { host: deps.probeHost, port, user: engine.adminUser, password: version.adminPassword, database: version.database ?? '' };
     try {
-      await engine.rotatePassword(conn, inst.password, deadline);
+      if (opts.keepClone) {
+        // The clone already carries the instance's password, unless the change was lost in a crash.
+        await engine.rotatePassword({ ...conn, password: inst.password }, inst.password, deadline).catch(() =>
+          engine.rotatePassword(conn, inst.password, deadline),
+        );
+      } else await engine.rotatePassword(conn, inst.password, deadline);
     } catch (e) {
       const info = await deps.runtime.inspect(containerId);
       const logs = info && !info.running ? `; the server exited: ${tail(await deps.runtime.logs(containerId, 15))}` : '';

@@ -93,6 +93,20 @@ describe('controller killed with SIGKILL', () => {
     expect(await readdir(join(dataDir, 'instances'))).toEqual([]);
   });
 
+  it('restarts a ready instance whose container vanished, on the same data, port and password', async () => {
+    const r = await c!.api('POST', '/api/v1/instances?wait=60', { template: 'chinook', name: 'survivor' });
+    expect(r.body.status, r.body.error).toBe('ready');
+    await psql(r.body.connection.url, 'create table kept as select 42 as answer');
+    await c!.kill9();
+    for (const x of await containers({ 'myaas.instance': r.body.id })) await runtime.remove(x.id);
+    c = await spawnController(dataDir, port);
+    const again = await c.api('GET', `/api/v1/instances/${r.body.id}?wait=60`);
+    expect(again.body.status, again.body.error).toBe('ready');
+    expect(again.body.connection.url).toBe(r.body.connection.url);
+    expect(await psql(r.body.connection.url, 'select answer from kept')).toBe('42');
+    expect((await c.api('DELETE', `/api/v1/instances/${r.body.id}?wait=60`)).body.status).toBe('destroyed');
+  });
+
   it('removes containers and clones that the state DB does not know (orphans)', async () => {
     await c!.kill9();
     // An orphan clone and an orphan container, as a crash between steps could leave them.
