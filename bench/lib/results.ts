@@ -1,0 +1,140 @@
+// The shape of bench/results/results.json and the issue's targets, judged from it.
+import type { AltResult } from './alternatives.js';
+import type { Dataset } from './datasets.js';
+import type { FloorResult } from './floor.js';
+import type { Machine } from './machine.js';
+import type { CloneResult, ConcurrencyResult, ResourceResult } from './myaas.js';
+import { fmtBytes, fmtMs } from './util.js';
+
+export interface ImportResult {
+  series: string;
+  size: string;
+  /** from the import request until the version was ready */
+  ms: number;
+  sizeBytes: number;
+  /** elapsed ms at which each import phase began */
+  phases: Record<string, number>;
+}
+
+export interface Results {
+  schema: 1;
+  startedAt: string;
+  finishedAt?: string;
+  quick: boolean;
+  options: Record<string, unknown>;
+  machine: Machine;
+  code: { commit: string; controllerDirty: boolean };
+  settings: Record<string, unknown>;
+  datasets: Dataset[];
+  imports: ImportResult[];
+  clone: CloneResult[];
+  resources: ResourceResult[];
+  concurrency: ConcurrencyResult[];
+  floor: FloorResult[];
+  alternatives: AltResult[];
+  targets: Target[];
+  errors: string[];
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  /** null: not measured in this run */
+  met: boolean | null;
+}
+
+export const PRIMARY = 'btrfs';
+
+export const cloneOf = (r: Results, series: string, size: string) => r.clone.find((c) => c.driver === series && c.size === size);
+export const altOf = (r: Results, method: string, size: string) => r.alternatives.find((a) => a.method === method && a.size === size);
+const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b >= 10 ? 0 : 1)}×`;
+
+/** The same figure for the other btrfs series (variants of the shipped defaults), for the record. */
+function variants(r: Results, size: string, show: (median: number) => string): string {
+  const v = r.clone.filter((c) => c.size === size && c.driver.startsWith(`${PRIMARY}, `));
+  return v.map((c) => `; ${c.driver.slice(PRIMARY.length + 2)}: ${show(c.stats.total.median)}`).join('');
+}
+
+export function judgeTargets(r: Results): Target[] {
+  const t: Target[] = [];
+  const pgSizes = ['pg-s10', 'pg-s100', 'pg-s400'];
+  const my = ['my-s1', 'my-s10'];
+  for (const s of pgSizes) {
+    const c = cloneOf(r, PRIMARY, s);
+    t.push({
+      target: `PostgreSQL clone-to-ready median ≤ 0.6 s (${s})`,
+      measured: c ? `${fmtMs(c.stats.total.median)} (p95 ${fmtMs(c.stats.total.p95)})${variants(r, s, fmtMs)}` : 'not measured',
+      met: c ? c.stats.total.median <= 600 : null,
+    });
+  }
+  const small = cloneOf(r, PRIMARY, 'pg-s10');
+  const big = cloneOf(r, PRIMARY, 'pg-s400');
+  t.push({
+    target: '6 GB template within 1.15× of the 150 MB one',
+    measured: small && big ? `${fmtMs(big.stats.total.median)} vs ${fmtMs(small.stats.total.median)}: ${(big.stats.total.median / small.stats.total.median).toFixed(2)}×` : 'not measured',
+    met: small && big ? big.stats.total.median <= 1.15 * small.stats.total.median : null,
+  });
+  for (const [s, want] of [['pg-s100', 50], ['pg-s400', 100]] as const) {
+    const c = cloneOf(r, PRIMARY, s);
+    const a = altOf(r, 'pg_restore -j 2', s);
+    t.push({
+      target: `≥ ${want}× faster than pg_restore (${s})`,
+      measured: c && a ? `${fmtMs(a.stats.median)} / ${fmtMs(c.stats.total.median)} = ${ratio(a.stats.median, c.stats.total.median)}${variants(r, s, (m) => ratio(a.stats.median, m))}` : 'not measured',
+      met: c && a ? a.stats.median / c.stats.total.median >= want : null,
+    });
+  }
+  {
+    const c = cloneOf(r, PRIMARY, 'pg-s100');
+    const alts = ['FILE_COPY', 'WAL_LOG'].map((x) => altOf(r, `CREATE DATABASE … TEMPLATE (${x})`, 'pg-s100')).filter((x): x is AltResult => !!x);
+    const best = alts.sort((x, y) => x.stats.median - y.stats.median)[0];
+    t.push({
+      target: 'faster than CREATE DATABASE … TEMPLATE (pg-s100, faster strategy)',
+      measured: c && best ? `${fmtMs(c.stats.total.median)} vs ${fmtMs(best.stats.median)} (${best.method.replace('CREATE DATABASE … TEMPLATE ', '')})` : 'not measured',
+      met: c && best ? c.stats.total.median < best.stats.median : null,
+    });
+  }
+  for (const s of my) {
+    const c = cloneOf(r, PRIMARY, s);
+    t.push({
+      target: `MariaDB clone-to-ready median ≤ 1 s (${s})`,
+      measured: c ? `${fmtMs(c.stats.total.median)} (p95 ${fmtMs(c.stats.total.p95)})${variants(r, s, fmtMs)}` : 'not measured',
+      met: c ? c.stats.total.median <= 1000 : null,
+    });
+  }
+  const conc = r.concurrency.find((c) => c.driver === PRIMARY && c.size.startsWith('pg-')) ?? r.concurrency[0];
+  t.push({
+    target: `${conc?.n ?? 20} concurrent requests all ready ≤ 5 s`,
+    measured: conc
+      ? `${fmtMs(conc.allReadyMs)} (${conc.driver}, ${conc.size}, n=${conc.n})${r.concurrency.filter((c) => c !== conc).map((c) => `; ${c.driver}: ${fmtMs(c.allReadyMs)}`).join('')}`
+      : 'not measured',
+    met: conc ? conc.n >= 20 && conc.allReadyMs <= 5000 : null,
+  });
+  for (const [engine, prefix] of [['PostgreSQL', 'pg-'], ['MariaDB', 'my-']] as const) {
+    const mem = r.resources.filter((x) => x.size.startsWith(prefix) && x.memory).map((x) => x.memory!.usedBytes);
+    const conc = r.concurrency.find((c) => c.size.startsWith(prefix))?.idleRssBytes;
+    const worst = Math.max(...mem, conc?.median ?? 0);
+    t.push({
+      target: `idle ${engine} instance ≤ 40 MB (container memory as docker stats counts it)`,
+      measured: mem.length ? `max over sizes and series ${fmtBytes(Math.max(...mem))}${conc ? `; median of ${conc.n} concurrent ones ${fmtBytes(conc.median)}` : ''}` : 'not measured',
+      met: mem.length ? worst <= 40 * 1024 * 1024 : null,
+    });
+  }
+  for (const [engine, prefix] of [['PostgreSQL', 'pg-'], ['MariaDB', 'my-']] as const) {
+    const disk = r.resources.filter((x) => x.driver === PRIMARY && x.size.startsWith(prefix) && x.disk.exclusiveBytes !== null).map((x) => x.disk.exclusiveBytes!);
+    t.push({
+      target: `fresh ${engine} clone ≤ 1 MB of new disk (btrfs exclusive bytes after the first query and 5 s idle)`,
+      measured: disk.length ? `max ${fmtBytes(Math.max(...disk))} over ${disk.length} sizes` : 'not measured',
+      met: disk.length ? Math.max(...disk) <= 1024 * 1024 : null,
+    });
+  }
+  const warm = r.clone.filter((c) => c.driver.includes('warm'));
+  // The hand-out is the POST (claim, fresh password, readiness probe); the client's own first connection comes on top.
+  t.push({
+    target: 'warm pool hand-out (POST ?wait) ≤ 50 ms median',
+    measured: warm.length
+      ? warm.map((w) => `${w.size}: ${fmtMs(w.stats.api.median)} (p95 ${fmtMs(w.stats.api.p95)}; to the first client query ${fmtMs(w.stats.total.median)})`).join(', ')
+      : 'not measured (--warm-pool 0)',
+    met: warm.length ? warm.every((w) => w.stats.api.median <= 50) : null,
+  });
+  return t;
+}

@@ -1,0 +1,83 @@
+// Small shared helpers of the benchmark: progress output, statistics, commands, formatting.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+const started = Date.now();
+
+/** Progress line with wall clock and time since the bench started. */
+export function say(msg: string): void {
+  const now = new Date();
+  const clock = now.toTimeString().slice(0, 8);
+  const since = ((now.getTime() - started) / 1000).toFixed(1).padStart(7);
+  process.stdout.write(`[bench ${clock} +${since}s] ${msg}\n`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+/** A command with an argument list (never a shell); resolves with stdout. */
+export async function cmd(file: string, args: string[], timeoutMs = 0): Promise<string> {
+  const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs });
+  return stdout;
+}
+
+export interface Stats {
+  n: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+  mean: number;
+}
+
+/** Linear interpolation between closest ranks, as most tools compute percentiles. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * p;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function stats(values: number[]): Stats {
+  const s = [...values].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return {
+    n: s.length,
+    min: r(s[0] ?? NaN),
+    median: r(percentile(s, 0.5)),
+    p95: r(percentile(s, 0.95)),
+    max: r(s[s.length - 1] ?? NaN),
+    mean: r(s.reduce((a, b) => a + b, 0) / (s.length || 1)),
+  };
+}
+
+export const median = (values: number[]) => stats(values).median;
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 100_000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${(ms / 1000).toFixed(0)} s`;
+}
+
+export function fmtBytes(b: number | null | undefined): string {
+  if (b === null || b === undefined || !Number.isFinite(b)) return 'n/a';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = b;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** Times fn; resolves with its result and the elapsed milliseconds (sub-millisecond resolution). */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+export const round1 = (x: number) => Math.round(x * 10) / 10;
