@@ -2,6 +2,7 @@
 // Servers that are still starting refuse or drop connections; Docker's port proxy accepts and then
 // closes them. Those are retried; a wrong password is not.
 import { AppError, messageOf } from '../domain/errors.js';
+import type { AdminSession } from './engine.js';
 
 export async function untilConnected<T>(
   what: string,
@@ -37,4 +38,14 @@ export function isTransient(e: unknown): boolean {
 export function assertSafeSecret(s: string): string {
   if (!/^[A-Za-z0-9_-]{16,128}$/.test(s)) throw new Error('refusing to use a password outside [A-Za-z0-9_-]{16,128}');
   return s;
+}
+
+/** Opens, sets the password, closes: a rotation for engines whose admin sessions do the work. */
+export async function setPasswordOnce(opening: Promise<AdminSession>, newPassword: string): Promise<void> {
+  const session = await opening;
+  try {
+    await session.setPassword(newPassword);
+  } finally {
+    await session.close();
+  }
 }

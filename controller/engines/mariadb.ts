@@ -1,7 +1,7 @@
 // MariaDB (speaks MySQL): mariadb-install-db/mariadb inside the engine's image, mysql2 on the wire.
 import mysql from 'mysql2/promise';
 import type { Engine, EngineConn } from './engine.js';
-import { assertSafeSecret, isTransient, untilConnected } from './conn-retry.js';
+import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from './conn-retry.js';
 
 const DATA = '/var/lib/mysql';
 const SOCKET = '/tmp/mysqld.sock';
@@ -102,13 +102,8 @@ export function createMariadbEngine(): Engine {
     finalizeCommand: () => [...CLIENT, '-e', "DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> '%'; FLUSH PRIVILEGES;"],
     renameDatabaseCommand: () => null,
 
-    async rotatePassword(conn, newPassword, deadline) {
-      const session = await this.adminSession(conn, deadline);
-      try {
-        await session.setPassword(newPassword);
-      } finally {
-        await session.close();
-      }
+    rotatePassword(conn, newPassword, deadline) {
+      return setPasswordOnce(this.adminSession(conn, deadline), newPassword);
     },
     adminSession: (conn, deadline) =>
       untilConnected('connecting as the admin user', deadline, isRetryable, async () => {

@@ -1,7 +1,7 @@
 // PostgreSQL: initdb/psql/pg_restore inside the engine's image, postgres.js on the wire.
 import postgres from 'postgres';
 import type { Engine, EngineConn } from './engine.js';
-import { assertSafeSecret, isTransient, untilConnected } from './conn-retry.js';
+import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from './conn-retry.js';
 
 const DATA = '/var/lib/postgresql/data';
 const SOCKET = '/tmp';
@@ -97,13 +97,8 @@ export function createPostgresEngine(): Engine {
     finalizeCommand: () => null,
     renameDatabaseCommand: (from, to) => [...PSQL, '-d', 'postgres', '-c', `ALTER DATABASE ${ident(from)} RENAME TO ${ident(to)}`],
 
-    async rotatePassword(conn, newPassword, deadline) {
-      const session = await this.adminSession(conn, deadline);
-      try {
-        await session.setPassword(newPassword);
-      } finally {
-        await session.close();
-      }
+    rotatePassword(conn, newPassword, deadline) {
+      return setPasswordOnce(this.adminSession(conn, deadline), newPassword);
     },
     adminSession: (conn, deadline) =>
       untilConnected('connecting as the admin user', deadline, isRetryable, async () => {
