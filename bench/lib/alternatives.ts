@@ -11,7 +11,7 @@ import { firstQuery, sampleQuery } from './clients.js';
 import type { Dataset } from './datasets.js';
 import { execOk, MY, PG, runToExit, start, waitExecOk } from './docker.js';
 import type { SizeSpec } from './options.js';
-import { cmd, fmtMs, round1, say, stats, type Stats } from './util.js';
+import { calm, cmd, fmtMs, round1, say, stats, type Stats } from './util.js';
 
 export interface AltResult {
   method: string;
@@ -38,6 +38,7 @@ export interface AltContext {
 
 async function series(method: string, s: SizeSpec, n: number, once: (i: number) => Promise<number>): Promise<AltResult> {
   const runs: number[] = [];
+  await calm();
   for (let i = 0; i < n; i++) {
     const ms = await once(i);
     runs.push(round1(ms));

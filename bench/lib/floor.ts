@@ -12,7 +12,7 @@ import type { TemplateInfo } from './alternatives.js';
 import { firstQuery, sampleQuery } from './clients.js';
 import { labels } from './docker.js';
 import type { SizeSpec } from './options.js';
-import { cmd, fmtMs, round1, say, stats, type Stats } from './util.js';
+import { calm, cmd, fmtMs, round1, say, stats, type Stats } from './util.js';
 
 const VARIANTS = ['bridge + published port', 'host network', 'shared netns'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -68,6 +68,7 @@ export async function measureFloor(s: SizeSpec, tpl: TemplateInfo, image: string
   await holder.start();
   const holderIp = Object.values((await holder.inspect()).NetworkSettings.Networks)[0]?.IPAddress ?? '';
   const hostIp = hostAddress();
+  await calm();
   const out: FloorRun[] = [];
   try {
     for (let i = 0; i < runs * VARIANTS.length; i++) {

@@ -6,7 +6,7 @@ import { firstQuery, sampleQuery } from './clients.js';
 import type { BenchController, ReadyTimings, Span } from './harness.js';
 import type { SizeSpec } from './options.js';
 import { diskProbe, memoryOf } from './resources.js';
-import { fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
+import { calm, fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
 
 export interface CloneRun {
   /** POST /instances?wait until the first query on the returned URL succeeded */
@@ -99,6 +99,7 @@ async function oneRun(bc: BenchController, s: SizeSpec, name: string): Promise<C
 /** `before`: awaited before every run (e.g. until the warm pool has refilled). */
 export async function measureCloneToReady(bc: BenchController, s: SizeSpec, runs: number, before: () => Promise<unknown> = async () => {}): Promise<CloneResult> {
   const tag = `${s.id} ${bc.driver}`;
+  await calm();
   const load0 = os.loadavg()[0];
   await before();
   const warmup = await oneRun(bc, s, `b-${s.id}-first`);
@@ -146,6 +147,7 @@ export interface ConcurrencyResult {
 
 export async function measureConcurrency(bc: BenchController, s: SizeSpec, n: number): Promise<ConcurrencyResult> {
   const q = sampleQuery(s.engine);
+  await calm();
   const t0 = performance.now();
   const made = await Promise.all(
     Array.from({ length: n }, async (_, i) => {

@@ -1,5 +1,6 @@
 // Small shared helpers of the benchmark: progress output, statistics, commands, formatting.
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -81,3 +82,34 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: nu
 }
 
 export const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** JSON with the outer levels expanded and anything deeper than `depth` on one line: readable, and diffs stay small. */
+export function compactJson(value: unknown, depth = 3, indent = ''): string {
+  if (value === null || typeof value !== 'object' || depth === 0) return JSON.stringify(value) ?? 'null';
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    return `[\n${value.map((v) => inner + compactJson(v, depth - 1, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return '{}';
+  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${compactJson(v, depth - 1, inner)}`).join(',\n')}\n${indent}}`;
+}
+
+/**
+ * Waits (at most maxMs) until the 1-minute load average is at most the number of cores: other work on
+ * a shared machine would otherwise be measured along with myaas. Resolves with the time waited.
+ */
+export const calmLimit = { ms: 300_000 };
+
+export async function calm(maxMs = calmLimit.ms): Promise<number> {
+  const t0 = Date.now();
+  const limit = os.cpus().length;
+  let told = false;
+  while (os.loadavg()[0] > limit && Date.now() - t0 < maxMs) {
+    if (!told) say(`load average ${os.loadavg()[0].toFixed(1)} > ${limit} cores: waiting for the machine to calm down (at most ${maxMs / 1000} s)`);
+    told = true;
+    await sleep(5000);
+  }
+  return Date.now() - t0;
+}
