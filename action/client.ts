@@ -1,6 +1,6 @@
 // The Action's HTTP client for the controller, and the token it authenticates with. Every failure
 // becomes an ActionError whose message tells the workflow author what to fix.
-import type { CreateInstanceRequest, CreateInstanceResponse, ErrorDto, InstanceDto } from '../controller/http/contract.js';
+import type { CreateInstanceRequest, CreateInstanceResponse, ErrorDto, InstanceDto } from '../controller/contract.js';
 import { ActionError, type ActionCore, type ActionInputs } from './inputs.js';
 
 export type AuthMode = 'oidc' | 'token';

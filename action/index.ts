@@ -1,7 +1,7 @@
 // The Action's main step: get the pull request's (or this run's) instance, wait until it is ready,
 // mask its secrets, export its URL and set the outputs.
 import * as github from '@actions/github';
-import type { ConnectionDto, CreateInstanceRequest, InstanceDto } from '../controller/http/contract.js';
+import type { ConnectionDto, CreateInstanceRequest, InstanceDto, OwnerSpec } from '../controller/contract.js';
 import { createControllerClient, ensureReady, obtainToken } from './client.js';
 import { ActionError, createActionCore, isEntryPoint, readInputs, type ActionCore } from './inputs.js';
 
@@ -43,21 +43,15 @@ export function createRunDeps(): RunDeps {
   return { core: createActionCore(), fetch: globalThis.fetch, context: contextFrom(github.context) };
 }
 
-/** True for `gh:<repo>@run-<id>[-<attempt>]`: an instance the post step must destroy. */
-export function isRunOwner(owner: string): boolean {
-  return /^gh:[^#@]+@run-[0-9]+(-[0-9]+)?$/.test(owner);
-}
-
 /**
- * The owner key to ask for when authenticating with an admin API token; with OIDC the controller
- * derives it from the token's claims. Mirrors controller/github/oidc.ts ownerForIdentity.
+ * The owner to ask for when authenticating with an admin API token; with OIDC the controller derives
+ * it from the token's claims in the same way (a pull request's, else this run's attempt).
  */
-export function ownerFor(ctx: ActionContext): string | undefined {
+export function ownerFor(ctx: ActionContext): OwnerSpec | undefined {
   if (!ctx.repository) return undefined;
-  const repo = ctx.repository.toLowerCase();
-  if (ctx.pullRequest !== null) return `gh:${repo}#${ctx.pullRequest}`;
+  if (ctx.pullRequest !== null) return { kind: 'pull', repository: ctx.repository, number: ctx.pullRequest };
   if (!ctx.runId) return undefined;
-  return `gh:${repo}@run-${ctx.runId}-${ctx.runAttempt ?? '1'}`;
+  return { kind: 'run', repository: ctx.repository, runId: ctx.runId, attempt: ctx.runAttempt ?? '1' };
 }
 
 export async function run(deps: RunDeps = createRunDeps()): Promise<void> {
@@ -85,7 +79,7 @@ export async function run(deps: RunDeps = createRunDeps()): Promise<void> {
       // and a run's instance is handed to the post step even if waiting fails later.
       onInstance: (inst) => {
         if (inst.connection) maskConnection(core, inst.connection, masked);
-        if (!saved && isRunOwner(inst.owner)) {
+        if (!saved && inst.ownerKind === 'run') {
           core.saveState(STATE_INSTANCE_ID, inst.id);
           saved = true;
         }
@@ -127,7 +121,7 @@ function maskConnection(core: Pick<ActionCore, 'setSecret'>, conn: ConnectionDto
 function summary(inst: InstanceDto, conn: ConnectionDto, created: boolean, envName: string, seconds: number, ownedByRun: boolean): string {
   const whose = ownedByRun
     ? 'It belongs to this workflow run; the post step destroys it.'
-    : /#[0-9]+$/.test(inst.owner)
+    : inst.ownerKind === 'pull'
       ? `It belongs to pull request ${inst.owner.slice(inst.owner.lastIndexOf('#'))} and lives until the pull request closes.`
       : `It belongs to ${inst.owner}.`;
   return (

@@ -5,6 +5,7 @@ import { mkdir, readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../controller/engines/index.js';
+import { systemClock } from '../controller/lib/clock.js';
 import { mariadbAlternatives, postgresAlternatives, type AltContext, type TemplateInfo } from './lib/alternatives.js';
 import { renderChart } from './lib/chart.js';
 import { ensureDataset, type Dataset } from './lib/datasets.js';
@@ -68,8 +69,8 @@ async function templateInfo(bc: BenchController, template: string): Promise<Temp
 }
 
 function settings(o: Options): Record<string, string> {
-  const pg = createEngine('postgres').serverCommand('instance', '/tmp').join(' ');
-  const my = createEngine('mariadb').serverCommand('instance', '/tmp').join(' ');
+  const pg = createEngine('postgres', systemClock()).serverCommand('instance', '/tmp').join(' ');
+  const my = createEngine('mariadb', systemClock()).serverCommand('instance', '/tmp').join(' ');
   return {
     'clone-to-ready':
       'POST /api/v1/instances?wait=60 with an API token, then a new postgres.js / mysql2 connection to the returned URL runs ' +

@@ -1,5 +1,5 @@
 // The CLI's HTTP client for a running controller (MYAAS_URL, MYAAS_TOKEN).
-import type { CreateInstanceResponse, ImportResponse, InstanceDto, TemplateDto } from './http/contract.js';
+import type { CreateInstanceResponse, ImportResponse, InstanceDto, TemplateDto } from './contract.js';
 
 export class CliError extends Error {}
 

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { createCliClient, CliError, type CliClient } from './cli-client.js';
 import { loadConfig, type Config } from './config.js';
 import { messageOf } from './domain/errors.js';
-import type { InstanceDto, TemplateDto } from './http/contract.js';
+import type { InstanceDto, TemplateDto } from './contract.js';
+import { createDumpSource } from './host/dumps.js';
 import { createLogger } from './log.js';
 import { buildController, serveController } from './main.js';
 
@@ -85,7 +86,7 @@ async function importLocal(config: Config, names: string[]) {
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
   const c = await buildController(config, log);
   try {
-    const targets = names.length ? names : (await (await import('./jobs/dumps.js')).scanDumps(config.dumpsDir)).dumps.map((d) => d.template);
+    const targets = names.length ? names : (await createDumpSource(config.dumpsDir).scan()).dumps.map((d) => d.template);
     if (!targets.length) throw new CliError(`no dumps found in ${config.dumpsDir}: put them at <engine>/<template>.sql`);
     let failed = 0;
     for (const name of targets) {

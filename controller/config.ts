@@ -1,9 +1,9 @@
 // The one reader of the environment (and of an optional config file). Everything else gets a Config.
+// A leaf: imports nothing of the controller's.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { STORAGE_NAMES } from './domain/types.js';
 
 const bytes = (s: string): number => {
   const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
@@ -39,7 +39,7 @@ const schema = z.object({
   MYAAS_PUBLIC_HOST: z.string().default(hostname()),
   MYAAS_DATA_DIR: z.string().default('/var/lib/myaas'),
   MYAAS_DUMPS_DIR: z.string().optional(),
-  MYAAS_STORAGE: z.enum(['auto', ...STORAGE_NAMES]).default('auto'),
+  MYAAS_STORAGE: z.enum(['auto', 'btrfs', 'zfs', 'reflink', 'copy']).default('auto'),
   MYAAS_POSTGRES_IMAGE: z.string().default('postgres:16'),
   MYAAS_MARIADB_IMAGE: z.string().default('mariadb:11'),
   MYAAS_API_TOKENS: z.string().optional(),

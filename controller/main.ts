@@ -1,34 +1,41 @@
-// The composition root: config → logger → state DB → storage → runtime → jobs → app → listen.
-// The only place that builds real clients.
-import { mkdir } from 'node:fs/promises';
+// The composition root: config → logger → adapters (storage, runtime, state DB, host) → jobs →
+// services → GitHub → HTTP. The only place that builds real clients; everything else gets them.
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Config } from './config.js';
 import { messageOf } from './domain/errors.js';
-import type { Logger } from './domain/ports.js';
-import type { EngineName } from './domain/types.js';
+import { createPaths } from './domain/layout.js';
+import type { Logger } from './domain/logger.js';
+import type { EngineName, ProvisionTimings } from './domain/types.js';
 import { openStateDb } from './db/client.js';
-import { createStore, type Store } from './db/store.js';
+import { createStore } from './db/queries.js';
 import { createEngine, type Engine } from './engines/index.js';
+import { createCommandRunner } from './host/command.js';
+import { createDumpSource } from './host/dumps.js';
+import { createHostFiles } from './host/files.js';
+import { createHostNet } from './host/net.js';
+import { systemClock } from './lib/clock.js';
+import { createEmitter } from './lib/emitter.js';
+import { createRuntime } from './runtime/index.js';
+import { resolveStorage } from './storage/index.js';
+import type { Importer, InstanceService, Reconciler, Runtime, Storage, Store } from './app/ports.js';
+import { createInstanceService } from './app/instances.js';
+import { createTemplateService } from './app/templates.js';
+import { createImporter } from './jobs/importer.js';
+import { createReaper } from './jobs/reaper.js';
+import { createReconciler } from './jobs/reconciler.js';
+import { startScheduler, type ScheduledTask } from './jobs/scheduler.js';
+import { createWarmPool } from './jobs/warm-pool.js';
+import { createHandoverBook } from './jobs/handovers.js';
 import { createGitHubClient, githubAuthConfigured } from './github/client.js';
 import { createCommentUpdater } from './github/comment.js';
 import { createOidcVerifier } from './github/oidc.js';
 import { createPullRequestHandler } from './github/pull-requests.js';
-import { createPullRequestSweep } from './github/sweep.js';
+import { createPullRequestSweep } from './github/pull-sync.js';
 import { createApp } from './http/app.js';
 import { createAuth } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
 import { createWebhookRoutes } from './http/webhooks.js';
-import { createImporter, type Importer } from './jobs/importer.js';
-import { createInstanceService, type InstanceService } from './jobs/instance-service.js';
-import { createPaths } from './jobs/paths.js';
-import { createReconciler, type Reconciler } from './jobs/reconciler.js';
-import { startScheduler, type ScheduledTask } from './jobs/scheduler.js';
-import { createSweep } from './jobs/sweep.js';
-import { createTemplateService } from './jobs/template-service.js';
-import { createWarmPool, type WarmPool } from './jobs/warm-pool.js';
-import { createRuntime, type Runtime } from './runtime/index.js';
-import { createCommandRunner, resolveStorage, type Storage } from './storage/index.js';
 
 export interface Controller {
   app: Hono;
@@ -38,7 +45,7 @@ export interface Controller {
   importer: Importer;
   reconciler: Reconciler;
   instances: InstanceService;
-  /** one reconcile sweep (orphans, expiry, convergence) */
+  /** one reconcile sweep (orphans, expiry, convergence) and a warm-pool refill */
   sweep(): Promise<unknown>;
   /** starts timers and runs the first sweep */
   start(): Promise<void>;
@@ -46,73 +53,83 @@ export interface Controller {
 }
 
 export async function buildController(config: Config, log: Logger): Promise<Controller> {
+  const clock = systemClock();
   const runner = createCommandRunner();
   const storage = await resolveStorage(config.storage, config.dataDir, runner);
   const runtime = createRuntime('docker', { dockerHost: config.dockerHost });
+  const files = createHostFiles(runner);
+  const dumps = createDumpSource(config.dumpsDir);
   const paths = createPaths(config.dataDir);
-  for (const d of [paths.templatesDir, paths.instancesDir, paths.stagingRoot]) await mkdir(d, { recursive: true });
+  for (const d of [paths.templatesDir, paths.instancesDir, paths.stagingRoot]) await files.mkdirp(d);
   const state = await openStateDb({ databaseUrl: config.databaseUrl, pgliteDir: paths.stateDir });
   const store = createStore(state.db);
   const engineCache = new Map<EngineName, Engine>();
-  const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name)).get(name)!;
+  const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
+  const changes = createEmitter<string>((e) => log.warn({ err: messageOf(e) }, 'instance change listener failed'));
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine
-
-  let reconciler: Reconciler | null = null;
-  let warmPool: WarmPool | null = null;
-  const importer = createImporter({
-    store, storage, runtime, runner, engines, paths, home, log,
-    dumpsDir: config.dumpsDir, images: config.images, jobs: config.importJobs,
-    onFinished: (template) => {
-      void reconciler?.wakeTemplate(template);
-      void warmPool?.refill();
+  const provisionSeconds: number[] = [];
+  const telemetry = {
+    provisioned: (t: ProvisionTimings) => {
+      if (provisionSeconds.length < 100_000) provisionSeconds.push(t.totalMs / 1000);
     },
+  };
+
+  const importer = createImporter({
+    store, storage, runtime, files, dumps, engines, paths, clock, home, log, images: config.images, jobs: config.importJobs,
   });
-  reconciler = createReconciler({
-    store, storage, runtime, engines, paths, home, importer, log,
-    portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus,
+  const handovers = createHandoverBook();
+  const reconciler = createReconciler({
+    store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
+    net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus,
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
   });
-  const sweep = createSweep({ store, runtime, storage, importer, reconciler, paths, home, log });
-  warmPool = createWarmPool({
-    store, reconciler, engines, size: config.warmPool, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs, log,
+  const warmPool = createWarmPool({
+    store, reconciler, handovers, changes, engines, clock, size: config.warmPool, probeHost: config.probeHost, log,
   });
+  // A template's new version: its waiting instances can be built, and warm pools move to it.
+  importer.onFinished((template) => {
+    void reconciler.wakeAll({ template });
+    void warmPool.refill();
+  });
+  const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, log });
+  const templates = createTemplateService({ store, dumps, importer });
   const instances = createInstanceService({
-    warmPool,
-    store, reconciler, importer, engines, dumpsDir: config.dumpsDir, publicHost: config.publicHost,
-    defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
+    store, reconciler, templates, warmPool, changes, engines, clock,
+    publicHost: config.publicHost, defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
   });
-  const templates = createTemplateService({ store, dumpsDir: config.dumpsDir });
-  const provisionSeconds: number[] = [];
-  reconciler.onChange((id) => {
-    const t = reconciler!.takeTimings(id);
-    if (t && provisionSeconds.length < 100_000) provisionSeconds.push(t.totalMs / 1000);
-  });
+  const sweep = () => reaper.run().then(() => warmPool.refill());
 
   const gh = config.github;
-  const pullRequests = createPullRequestHandler({ instances: instances.port, repos: gh.repos, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log });
+  const pullRequests = createPullRequestHandler({ instances, repos: gh.repos, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log });
   const tasks: ScheduledTask[] = [
-    { name: 'reconcile sweep', run: () => sweep.run().then(() => warmPool!.refill()), everyMs: config.reconcileIntervalMs },
+    { name: 'reconcile sweep', run: sweep, everyMs: config.reconcileIntervalMs },
     { name: 'scheduled import', cron: config.importSchedule, run: async () => {
-      for (const t of (await templates.list()).templates) await importer.start(t.name).catch((e) => log.error({ template: t.name, err: messageOf(e) }, 'scheduled import not started'));
+      for (const t of (await templates.list()).templates) await templates.startImport(t.name).catch((e) => log.error({ template: t.name, err: messageOf(e) }, 'scheduled import not started'));
     } },
   ];
   if (githubAuthConfigured(gh)) {
-    const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey }, log);
-    const comments = createCommentUpdater({ client, log, commentPassword: gh.commentPassword, publicHost: config.publicHost, instances: instances.port });
-    instances.port.onChange((v) => {
-      if (v.owner.startsWith('gh:') && v.owner.includes('#')) void comments.onChange(v);
-    });
-    const prSweep = createPullRequestSweep({ client, instances: instances.port, pullRequests, repos: gh.repos, log });
+    const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock }, log);
+    const comments = createCommentUpdater({ client, log, commentPassword: gh.commentPassword, publicHost: config.publicHost, instances });
+    instances.onChange((v) => void comments.onChange(v));
+    const prSweep = createPullRequestSweep({ client, instances, pullRequests, repos: gh.repos, log });
     tasks.push({ name: 'pull request sweep', run: () => prSweep.runOnce(), everyMs: gh.sweepIntervalMs });
   }
-  const webhooks = createWebhookRoutes({ secret: gh.webhookSecret, deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) }, pullRequests, log });
+  const webhooks = createWebhookRoutes({
+    secret: gh.webhookSecret,
+    deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) },
+    pullRequests,
+    log,
+  });
   const oidc = createOidcVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, jwksUrl: config.oidc.jwksUrl });
 
   const app = createApp({
-    api: { instances, templates, importer, repos: gh.repos },
+    api: { instances, templates, repos: gh.repos },
     auth: createAuth({ apiTokens: config.apiTokens, oidc }),
     webhooks,
-    metrics: createMetrics({ store, provisionSeconds: () => provisionSeconds }),
+    metrics: createMetrics({
+      counts: async () => ({ instances: await store.listLive(), versions: await store.listVersions() }),
+      provisionSeconds: () => provisionSeconds,
+    }),
     health: async () => {
       const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);
       return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0' };
@@ -122,19 +139,18 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
 
   let scheduler: { stop(): void } | null = null;
   return {
-    app, store, storage, runtime, importer, reconciler, instances,
-    sweep: () => sweep.run().then(() => warmPool!.refill()),
+    app, store, storage, runtime, importer, reconciler, instances, sweep,
     async start() {
       await runtime.ping();
-      const report = await sweep.run();
+      const report = await reaper.run();
       log.info({ ...report, removed: report.removed.length }, 'start-up sweep done');
-      await warmPool!.refill();
+      await warmPool.refill();
       scheduler = startScheduler(tasks, log);
     },
     async close() {
       scheduler?.stop();
-      warmPool!.close();
-      await reconciler!.idle();
+      warmPool.close();
+      await reconciler.idle();
       await state.close();
     },
   };

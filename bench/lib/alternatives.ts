@@ -6,6 +6,7 @@ import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import postgres from 'postgres';
 import { createEngine } from '../../controller/engines/index.js';
+import { systemClock } from '../../controller/lib/clock.js';
 import type { Runtime } from '../../controller/runtime/runtime.js';
 import { firstQuery, sampleQuery } from './clients.js';
 import type { Dataset } from './datasets.js';
@@ -56,7 +57,7 @@ async function freshDir(p: string): Promise<string> {
 
 /** `cp -a` of the template datadir, then a server on it as myaas would start one (same command and limits). */
 async function fullCopy(ctx: AltContext, s: SizeSpec, tpl: TemplateInfo, n: number): Promise<AltResult> {
-  const engine = createEngine(s.engine);
+  const engine = createEngine(s.engine, systemClock());
   return series('full copy + start', s, n, async (i) => {
     const dst = join(ctx.work, `copy-${s.id}-${i}`);
     await rm(dst, { recursive: true, force: true });

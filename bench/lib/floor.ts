@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import Docker from 'dockerode';
 import { createEngine } from '../../controller/engines/index.js';
+import { systemClock } from '../../controller/lib/clock.js';
 import type { TemplateInfo } from './alternatives.js';
 import { firstQuery, sampleQuery } from './clients.js';
 import { labels } from './docker.js';
@@ -62,7 +63,7 @@ function listenOn(engine: string, ip: string, port: number): string[] {
 }
 
 export async function measureFloor(s: SizeSpec, tpl: TemplateInfo, image: string, scratchParent: string, runs: number): Promise<FloorResult> {
-  const engine = createEngine(s.engine);
+  const engine = createEngine(s.engine, systemClock());
   const portKey = `${engine.port}/tcp`;
   const holder = await docker.createContainer({ name: `myaas-bench-netns-${process.pid}`, Image: image, Cmd: ['sleep', 'infinity'], Entrypoint: [], Labels: labels('floor') });
   await holder.start();

@@ -11,7 +11,7 @@ import { loadConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/log.js';
 import { buildController, type Controller } from '../../controller/main.js';
 import type { Runtime } from '../../controller/runtime/runtime.js';
-import { createCommandRunner } from '../../controller/storage/index.js';
+import { createCommandRunner } from '../../controller/host/command.js';
 import { createStorage } from '../../controller/storage/index.js';
 import { alive } from './docker.js';
 import type { Driver, Options } from './options.js';
@@ -235,7 +235,7 @@ export async function waitWarm(bc: BenchController, template: string, n: number,
   const t0 = performance.now();
   for (;;) {
     const latest = await bc.controller.store.latestReady(template);
-    const warm = (await bc.controller.store.listLive('pool:')).filter((i) => i.template === template && i.status === 'ready' && i.versionId === latest?.id);
+    const warm = (await bc.controller.store.listLive({ ownerPrefix: 'pool:' })).filter((i) => i.template === template && i.status === 'ready' && i.versionId === latest?.id);
     if (warm.length >= n) return performance.now() - t0;
     if (performance.now() - t0 > timeoutMs) throw new Error(`the warm pool of ${template} has ${warm.length} of ${n} ready instances after ${timeoutMs / 1000} s`);
     await sleep(50);

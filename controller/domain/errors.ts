@@ -54,3 +54,11 @@ export function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** The state DB's unique index `index` refused a write (e.g. instances_name_live). */
+export class UniqueViolation extends Error {
+  constructor(readonly index: string) {
+    super(`unique index ${index} refused the write`);
+    this.name = 'UniqueViolation';
+  }
+}

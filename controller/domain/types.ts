@@ -56,3 +56,39 @@ export interface InstanceRecord {
   readyAt: Date | null;
   destroyedAt: Date | null;
 }
+
+/** How to reach an instance's server. */
+export interface Connection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** postgres://… or mysql://… */
+  url: string;
+}
+
+/** An instance as the outside sees it: the record, when its data was taken, how to reach it (once ready). */
+export interface InstanceView {
+  instance: InstanceRecord;
+  /** when the instance's template version finished importing */
+  dataAsOf: Date | null;
+  connection: Connection | null;
+}
+
+/** A template with its versions (newest first) and the id of its latest ready one. */
+export interface TemplateSummary {
+  name: string;
+  engine: EngineName;
+  latest: string | null;
+  versions: TemplateVersion[];
+}
+
+/** How long each step of bringing an instance up took. */
+export interface ProvisionTimings {
+  cloneMs: number;
+  startMs: number;
+  rotateMs: number;
+  probeMs: number;
+  totalMs: number;
+}

@@ -1,37 +1,14 @@
-// Polls a connection attempt until it succeeds, a non-retryable error occurs, or the deadline passes.
-// Servers that are still starting refuse or drop connections; Docker's port proxy accepts and then
-// closes them. Those are retried; a wrong password is not.
-import { AppError, messageOf } from '../domain/errors.js';
+// Connecting to a server that may still be starting: transport errors and "starting up" are retried
+// against the caller's deadline; a wrong password is not.
+import type { Clock } from '../lib/clock.js';
+import { retry } from '../lib/retry.js';
 import type { AdminSession } from './engine.js';
 
-export async function untilConnected<T>(
-  what: string,
-  deadline: number,
-  retryable: (e: unknown) => boolean,
-  attempt: () => Promise<T>,
-): Promise<T> {
-  // Servers come up within a few hundred ms; a short fixed interval notices that soonest.
-  const delay = 10;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (e) {
-      if (!retryable(e)) throw e;
-      if (Date.now() + delay > deadline) {
-        throw new AppError('timeout', `${what} did not succeed in time: ${messageOf(e)}`);
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
+/** Servers come up within a few hundred ms; a short fixed interval notices that soonest. */
+const INTERVAL_MS = 10;
 
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'PROTOCOL_CONNECTION_LOST', 'ECONNABORTED']);
-
-/** Transport errors that mean "not listening yet". */
-export function isTransient(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  if (typeof code === 'string' && NETWORK.has(code)) return true;
-  return /ECONNREFUSED|ECONNRESET|socket hang up|Connection lost|closed|ended/i.test(messageOf(e));
+export function untilConnected<T>(clock: Clock, what: string, deadline: number, retryable: (e: unknown) => boolean, attempt: () => Promise<T>): Promise<T> {
+  return retry(attempt, { clock, what, deadline, delay: INTERVAL_MS, retryable });
 }
 
 /** Passwords we generate are URL-safe base64; asserting it keeps them safe to inline in SQL. */

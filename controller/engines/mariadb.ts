@@ -1,7 +1,9 @@
 // MariaDB (speaks MySQL): mariadb-install-db/mariadb inside the engine's image, mysql2 on the wire.
 import mysql from 'mysql2/promise';
 import type { Engine, EngineConn } from './engine.js';
-import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from './conn-retry.js';
+import type { Clock } from '../lib/clock.js';
+import { isTransientConnectionError } from '../lib/net-errors.js';
+import { assertSafeSecret, setPasswordOnce, untilConnected } from './conn-retry.js';
 
 const DATA = '/var/lib/mysql';
 const SOCKET = '/tmp/mysqld.sock';
@@ -28,7 +30,7 @@ const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}
 
 function isRetryable(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
-  return code === 'ER_SERVER_SHUTDOWN' || code === 'ER_CON_COUNT_ERROR' || isTransient(e);
+  return code === 'ER_SERVER_SHUTDOWN' || code === 'ER_CON_COUNT_ERROR' || isTransientConnectionError(e);
 }
 
 function connect(conn: EngineConn): Promise<mysql.Connection> {
@@ -51,7 +53,7 @@ async function withClient<T>(conn: EngineConn, fn: (c: mysql.Connection) => Prom
   }
 }
 
-export function createMariadbEngine(): Engine {
+export function createMariadbEngine(clock: Clock): Engine {
   return {
     name: 'mariadb',
     scheme: 'mysql',
@@ -106,7 +108,7 @@ export function createMariadbEngine(): Engine {
       return setPasswordOnce(this.adminSession(conn, deadline), newPassword);
     },
     adminSession: (conn, deadline) =>
-      untilConnected('connecting as the admin user', deadline, isRetryable, async () => {
+      untilConnected(clock, 'connecting as the admin user', deadline, isRetryable, async () => {
         const c = await connect({ ...conn, database: '' });
         return {
           setPassword: async (pw: string) => {
@@ -116,7 +118,7 @@ export function createMariadbEngine(): Engine {
         };
       }),
     probe: (conn, deadline) =>
-      untilConnected('the readiness query', deadline, isRetryable, () =>
+      untilConnected(clock, 'the readiness query', deadline, isRetryable, () =>
         withClient(conn, async (c) => {
           const [rows] = await c.query('SELECT 1 AS ok');
           if ((rows as Array<{ ok: number }>)[0]?.ok !== 1) throw new Error('readiness query returned no row');

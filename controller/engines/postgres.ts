@@ -1,7 +1,9 @@
 // PostgreSQL: initdb/psql/pg_restore inside the engine's image, postgres.js on the wire.
 import postgres from 'postgres';
 import type { Engine, EngineConn } from './engine.js';
-import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from './conn-retry.js';
+import type { Clock } from '../lib/clock.js';
+import { isTransientConnectionError } from '../lib/net-errors.js';
+import { assertSafeSecret, setPasswordOnce, untilConnected } from './conn-retry.js';
 
 const DATA = '/var/lib/postgresql/data';
 const SOCKET = '/tmp';
@@ -23,7 +25,7 @@ const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 function isRetryable(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
   // 57P03: the database system is starting up (or shutting down for the import's restart).
-  return code === '57P03' || isTransient(e);
+  return code === '57P03' || isTransientConnectionError(e);
 }
 
 function client(conn: EngineConn, idleTimeout: number): postgres.Sql {
@@ -52,7 +54,7 @@ async function withClient<T>(conn: EngineConn, fn: (sql: postgres.Sql) => Promis
   }
 }
 
-export function createPostgresEngine(): Engine {
+export function createPostgresEngine(clock: Clock): Engine {
   return {
     name: 'postgres',
     scheme: 'postgres',
@@ -101,7 +103,7 @@ export function createPostgresEngine(): Engine {
       return setPasswordOnce(this.adminSession(conn, deadline), newPassword);
     },
     adminSession: (conn, deadline) =>
-      untilConnected('connecting as the admin user', deadline, isRetryable, async () => {
+      untilConnected(clock, 'connecting as the admin user', deadline, isRetryable, async () => {
         // On the template's own database: the first backend there builds its catalog cache files,
         // so the owner's first connection (and our probe) start faster.
         const sql = client({ ...conn, database: conn.database || 'postgres' }, 0);
@@ -121,7 +123,7 @@ export function createPostgresEngine(): Engine {
         };
       }),
     probe: (conn, deadline) =>
-      untilConnected('the readiness query', deadline, isRetryable, () =>
+      untilConnected(clock, 'the readiness query', deadline, isRetryable, () =>
         withClient(conn, async (sql) => {
           const rows = await sql`select 1 as ok`;
           if (rows[0]?.ok !== 1) throw new Error('readiness query returned no row');

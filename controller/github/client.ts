@@ -3,7 +3,9 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import { AppError, messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
+import type { Logger } from '../domain/logger.js';
+import type { Clock } from '../lib/clock.js';
+import { retry } from '../lib/retry.js';
 
 export interface RepoRef {
   owner: string;
@@ -50,7 +52,8 @@ export interface GitHubClientOptions {
   maxRetryWaitMs?: number;
   /** per-request timeout (default 10 s) so a hung connection cannot stall a comment queue */
   requestTimeoutMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** time for the backoff between attempts */
+  clock: Clock;
 }
 
 export function githubAuthConfigured(o: Pick<GitHubClientOptions, 'token' | 'appId' | 'privateKey'>): boolean {
@@ -98,7 +101,6 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
   const baseMs = cfg.retryBaseMs ?? 1000;
   const maxWaitMs = cfg.maxRetryWaitMs ?? 60_000;
   const timeoutMs = cfg.requestTimeoutMs ?? 10_000;
-  const sleep = cfg.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
 
   const common = {
     baseUrl: cfg.apiUrl,
@@ -122,20 +124,30 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
 
   /** Runs `fn`, retrying transient failures with backoff; logs each failure without request details. */
   async function call<T>(op: string, repo: RepoRef, fn: (o: Octokit) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn(await forRepo.get(repo));
-      } catch (e) {
-        if (statusOf(e) === 401) forRepo.forget(repo);
-        const wait = attempt < retries ? retryDelay(e, attempt, baseMs, maxWaitMs) : null;
-        const fields = { op, repo: `${repo.owner}/${repo.repo}`, attempt: attempt + 1, status: statusOf(e), err: messageOf(e) };
-        if (wait === null) {
-          glog.warn(fields, 'GitHub API call failed');
-          throw new AppError('internal', `GitHub API ${op} on ${repo.owner}/${repo.repo} failed: ${messageOf(e)}`);
-        }
-        glog.warn({ ...fields, retryInMs: wait }, 'GitHub API call failed; retrying');
-        await sleep(wait);
-      }
+    const fields = (e: unknown, attempt: number) => ({ op, repo: `${repo.owner}/${repo.repo}`, attempt: attempt + 1, status: statusOf(e), err: messageOf(e) });
+    let attempts = 0;
+    try {
+      return await retry(
+        async (attempt) => {
+          attempts = attempt;
+          try {
+            return await fn(await forRepo.get(repo));
+          } catch (e) {
+            if (statusOf(e) === 401) forRepo.forget(repo);
+            throw e;
+          }
+        },
+        {
+          clock: cfg.clock,
+          what: `GitHub API ${op}`,
+          retries,
+          delay: (attempt, e) => retryDelay(e, attempt, baseMs, maxWaitMs, cfg.clock.now()),
+          onRetry: (e, attempt, wait) => glog.warn({ ...fields(e, attempt), retryInMs: wait }, 'GitHub API call failed; retrying'),
+        },
+      );
+    } catch (e) {
+      glog.warn(fields(e, attempts), 'GitHub API call failed');
+      throw new AppError('internal', `GitHub API ${op} on ${repo.owner}/${repo.repo} failed: ${messageOf(e)}`);
     }
   }
 

@@ -1,10 +1,12 @@
 // The sticky pull request comment: rendered from the PR's instances, found again by its marker, and
 // edited in place. A GitHub failure is logged here and never reaches the instance flow.
 import { messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
-import type { GitHubClient } from './client.js';
-import type { InstancePort, InstanceView } from './ports.js';
-import { parsePullOwnerKey } from './pull-requests.js';
+import type { Logger } from '../domain/logger.js';
+import { parseOwner } from '../domain/owner.js';
+import type { InstanceStatus, InstanceView } from '../domain/types.js';
+import { createKeyedQueue } from '../lib/keyed-queue.js';
+import type { InstanceService } from '../app/ports.js';
+import type { GitHubClient, PullRef } from './client.js';
 
 /** Starts the comment's body; what findComment looks for. */
 export const COMMENT_MARKER = '<!-- myaas:instance -->';
@@ -18,7 +20,7 @@ export interface RenderInput {
   publicHost?: string;
 }
 
-const STATUS: Record<InstanceView['status'], string> = {
+const STATUS: Record<InstanceStatus, string> = {
   provisioning: '⏳ provisioning',
   ready: '✅ ready',
   failed: '❌ failed',
@@ -41,21 +43,20 @@ function code(s: string): string {
   return `${fence}${fence.length > 1 ? ' ' : ''}${v}${fence.length > 1 ? ' ' : ''}${fence}`;
 }
 
-function when(iso: string | null): string {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return cell(iso);
+function when(d: Date | null): string {
+  if (!d || Number.isNaN(d.getTime())) return '—';
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-function section(v: InstanceView, input: RenderInput): string {
-  const c = v.connection;
+function section(view: InstanceView, input: RenderInput): string {
+  const v = view.instance;
+  const c = view.connection;
   const live = v.status === 'provisioning' || v.status === 'ready';
   let status = STATUS[v.status] ?? cell(v.status);
   if (v.status === 'failed') status += `: ${v.error ? code(v.error) : 'no reason given'}`;
   const rows: [string, string][] = [
     ['template', code(v.template)],
-    ['data as of', when(v.dataAsOf)],
+    ['data as of', when(view.dataAsOf)],
     ['host', code(c?.host ?? input.publicHost ?? '')],
     ['port', c?.port ? code(String(c.port)) : '—'],
     ['database', code(c?.database ?? '')],
@@ -73,8 +74,8 @@ function section(v: InstanceView, input: RenderInput): string {
 
 /** The whole comment body. Pure: same input, same text (so unchanged state needs no edit). */
 export function renderComment(input: RenderInput): string {
-  const list = [...input.instances].sort((a, b) => a.template.localeCompare(b.template));
-  const allGone = list.length > 0 && list.every((v) => v.status === 'destroyed');
+  const list = [...input.instances].sort((a, b) => a.instance.template.localeCompare(b.instance.template));
+  const allGone = list.length > 0 && list.every((v) => v.instance.status === 'destroyed');
   const lines = [
     COMMENT_MARKER,
     `<!-- myaas:owner ${cell(input.owner).replace(/-->/g, '')} -->`,
@@ -97,11 +98,11 @@ export interface CommentUpdaterDeps {
   commentPassword: boolean;
   publicHost?: string;
   /** to learn a pull request's other instances after a restart (optional) */
-  instances?: Pick<InstancePort, 'listByOwnerPrefix'>;
+  instances?: Pick<InstanceService, 'viewsOf'>;
 }
 
 export interface CommentUpdater {
-  /** Feed an instance change (wire it to InstancePort.onChange). Resolves once written; never rejects. */
+  /** Feed an instance change (wire it to InstanceService.onChange). Resolves once written; never rejects. */
   onChange(view: InstanceView): Promise<void>;
   /** Resolves when every queued write has finished (tests, shutdown). */
   idle(): Promise<void>;
@@ -109,20 +110,21 @@ export interface CommentUpdater {
 
 export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
   const log = deps.log.child({ component: 'pr-comment' });
-  // Per pull request: its instances by template, the comment id and the last body written.
+  // Per pull request (by owner key): its instances by template, the comment id and the last body written.
   const views = new Map<string, Map<string, InstanceView>>();
   const commentIds = new Map<string, number>();
   const written = new Map<string, string>();
   // Per pull request: one write at a time, and at most one waiting (it renders the newest state anyway).
-  const queues = new Map<string, { tail: Promise<void>; waiting: Promise<void> | null }>();
+  const writes = createKeyedQueue();
   const seeding = new Map<string, Promise<Map<string, InstanceView>>>();
   const inflight = new Set<Promise<void>>();
 
   async function seed(owner: string): Promise<Map<string, InstanceView>> {
     const byTemplate = new Map<string, InstanceView>();
-    if (deps.instances) {
+    const key = parseOwner(owner);
+    if (deps.instances && key) {
       try {
-        for (const v of await deps.instances.listByOwnerPrefix(owner)) if (v.owner === owner) byTemplate.set(v.template, v);
+        for (const v of await deps.instances.viewsOf(key)) byTemplate.set(v.instance.template, v);
       } catch (e) {
         log.warn({ owner, err: messageOf(e) }, 'could not list the pull request instances; the comment shows what is known');
       }
@@ -130,10 +132,9 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
     return byTemplate;
   }
 
-  async function write(owner: string): Promise<void> {
-    const pr = parsePullOwnerKey(owner);
+  async function write(owner: string, pr: PullRef): Promise<void> {
     const byTemplate = views.get(owner);
-    if (!pr || !byTemplate) return;
+    if (!byTemplate) return;
     const body = renderComment({
       owner,
       instances: [...byTemplate.values()],
@@ -151,66 +152,48 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
     }
     // Everything destroyed: the comment is final, so forget the pull request (memory stays bounded);
     // a reopen finds the same comment again by its marker.
-    if ([...byTemplate.values()].every((v) => v.status === 'destroyed')) {
+    if ([...byTemplate.values()].every((v) => v.instance.status === 'destroyed')) {
       views.delete(owner);
       written.delete(owner);
       commentIds.delete(owner);
     }
   }
 
-  function schedule(owner: string): Promise<void> {
-    let q = queues.get(owner);
-    if (!q) {
-      q = { tail: Promise.resolve(), waiting: null };
-      queues.set(owner, q);
-    }
-    if (q.waiting) return q.waiting;
-    const queue = q;
-    const run = queue.tail.then(async () => {
-      queue.waiting = null;
-      try {
-        await write(owner);
-      } catch (e) {
-        log.warn({ owner, err: messageOf(e) }, 'could not update the pull request comment; the instance is unaffected');
-      }
-    });
-    queue.waiting = run;
-    queue.tail = run;
-    void run.then(() => {
-      if (queue.tail === run) queues.delete(owner);
-    });
-    return run;
-  }
-
-  async function record(view: InstanceView): Promise<void> {
-    let byTemplate = views.get(view.owner);
+  async function record(view: InstanceView, pr: PullRef): Promise<void> {
+    const owner = view.instance.owner;
+    let byTemplate = views.get(owner);
     if (!byTemplate) {
       // Changes that arrive while the first one lists wait on the same listing, then apply in order.
-      let pending = seeding.get(view.owner);
+      let pending = seeding.get(owner);
       if (!pending) {
-        pending = seed(view.owner).then((m) => {
-          views.set(view.owner, m);
-          seeding.delete(view.owner);
+        pending = seed(owner).then((m) => {
+          views.set(owner, m);
+          seeding.delete(owner);
           return m;
         });
-        seeding.set(view.owner, pending);
+        seeding.set(owner, pending);
       }
       byTemplate = await pending;
     }
-    byTemplate.set(view.template, view);
-    return schedule(view.owner);
+    byTemplate.set(view.instance.template, view);
+    return writes.coalesce(owner, () =>
+      write(owner, pr).catch((e) => log.warn({ owner, err: messageOf(e) }, 'could not update the pull request comment; the instance is unaffected')),
+    );
   }
 
   return {
     onChange: (view) => {
-      if (!parsePullOwnerKey(view.owner)) return Promise.resolve();
-      const p = record(view);
+      const key = parseOwner(view.instance.owner);
+      if (key?.kind !== 'pull') return Promise.resolve();
+      const [owner, repo] = key.repo.split('/');
+      const p = record(view, { owner, repo, number: key.number });
       inflight.add(p);
       void p.then(() => inflight.delete(p));
       return p;
     },
     idle: async () => {
       while (inflight.size) await Promise.all([...inflight]);
+      await writes.idle();
     },
   };
 }

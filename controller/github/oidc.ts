@@ -3,6 +3,7 @@
 // a request body, so a workflow can reach nothing but its own pull request's (or run's) instances.
 import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError, messageOf } from '../domain/errors.js';
+import { formatOwner, pullOwner, runOwner, type OwnerKey } from '../domain/owner.js';
 
 export interface OidcIdentity {
   /** `owner/repo`, lowercased (GitHub names are case-insensitive; config keys are lowercased) */
@@ -174,7 +175,7 @@ const PR_REF = /^refs\/pull\/([0-9]+)\/(?:merge|head)$/;
  * re-run starts from a fresh instance, never from the data a failed or cancelled attempt left behind
  * (its post step may not have run); the reaper's TTL covers such leftovers.
  */
-export function ownerForIdentity(identity: OidcIdentity, repos: Record<string, string[]>, template?: string): string {
+export function ownerForIdentity(identity: OidcIdentity, repos: Record<string, string[]>, template?: string): OwnerKey {
   const repo = identity.repository.toLowerCase();
   const templates = repos[repo];
   if (!templates) {
@@ -187,11 +188,11 @@ export function ownerForIdentity(identity: OidcIdentity, repos: Record<string, s
     );
   }
   const pr = PR_REF.exec(identity.ref);
-  if (pr) return `gh:${repo}#${pr[1]}`;
-  return `gh:${repo}@run-${identity.runId}-${identity.runAttempt}`;
+  if (pr) return pullOwner(repo, Number(pr[1]));
+  return runOwner(repo, identity.runId, identity.runAttempt);
 }
 
 /** A token reaches only instances of exactly its own owner key: no prefixes, no cross-run access. */
-export function canAccess(identityOwner: string, instanceOwner: string): boolean {
-  return identityOwner === instanceOwner;
+export function canAccess(identityOwner: OwnerKey, instanceOwner: string): boolean {
+  return formatOwner(identityOwner) === instanceOwner;
 }

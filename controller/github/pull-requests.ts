@@ -1,8 +1,10 @@
 // What a pull request event means for its instances. Webhooks and the sweep both come through here,
 // so the fork rule, the repo list and the ordering guard live in one place.
 import { AppError, messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
-import type { InstancePort } from './ports.js';
+import type { Logger } from '../domain/logger.js';
+import { formatOwner, pullOwner, type OwnerKey } from '../domain/owner.js';
+import { createKeyedQueue } from '../lib/keyed-queue.js';
+import type { InstanceService } from '../app/ports.js';
 
 /** A pull request event, reduced to what decides its instances. */
 export interface PullRequestEvent {
@@ -18,17 +20,17 @@ export interface PullRequestEvent {
 }
 
 export type PullRequestOutcome =
-  | { result: 'ensured'; owner: string; templates: string[]; created: number }
-  | { result: 'destroyed'; owner: string; count: number }
-  | { result: 'reset'; owner: string; count: number }
-  | { result: 'ignored'; owner: string | null; reason: 'unknown_repo' | 'fork' | 'action' | 'stale' };
+  | { result: 'ensured'; owner: OwnerKey; templates: string[]; created: number }
+  | { result: 'destroyed'; owner: OwnerKey; count: number }
+  | { result: 'reset'; owner: OwnerKey; count: number }
+  | { result: 'ignored'; owner: OwnerKey | null; reason: 'unknown_repo' | 'fork' | 'action' | 'stale' };
 
 export interface PullRequestHandler {
   handle(event: PullRequestEvent): Promise<PullRequestOutcome>;
 }
 
 export interface PullRequestHandlerDeps {
-  instances: InstancePort;
+  instances: Pick<InstanceService, 'create' | 'destroyOwner' | 'resetOwner'>;
   /** `owner/repo` (lowercase) → templates each of its pull requests gets */
   repos: Record<string, string[]>;
   allowForks: boolean;
@@ -36,16 +38,6 @@ export interface PullRequestHandlerDeps {
   log: Logger;
   /** how many pull requests' last event to remember for the ordering guard */
   memory?: number;
-}
-
-/** `gh:<owner>/<repo>#<number>`, owner and repo lowercased. */
-export function pullOwnerKey(repo: string, number: number): string {
-  return `gh:${repo.toLowerCase()}#${number}`;
-}
-
-export function parsePullOwnerKey(owner: string): { owner: string; repo: string; number: number } | null {
-  const m = /^gh:([^/#@]+)\/([^/#@]+)#([0-9]+)$/.exec(owner);
-  return m ? { owner: m[1], repo: m[2], number: Number(m[3]) } : null;
 }
 
 export function isFork(e: Pick<PullRequestEvent, 'repo' | 'headRepo'>): boolean {
@@ -73,23 +65,10 @@ type Kind = 'open' | 'close';
 export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequestHandler {
   const log = deps.log.child({ component: 'pull-requests' });
   const memory = deps.memory ?? 10_000;
-  // Per pull request: the chain of its events, so a close waits for an open that is still creating.
-  const chains = new Map<string, Promise<unknown>>();
+  // Per pull request: its events one after another, so a close waits for an open that is still creating.
+  const chains = createKeyedQueue();
   // Per pull request: the newest open/close applied, to drop events GitHub delivered out of order.
   const last = new Map<string, { kind: Kind; at: number }>();
-
-  function serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (chains.get(key) ?? Promise.resolve()).then(fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    chains.set(key, tail);
-    void tail.then(() => {
-      if (chains.get(key) === tail) chains.delete(key);
-    });
-    return run;
-  }
 
   /** Stale when a newer event of the other kind was applied; a tie goes to close so a PR never leaks. */
   function stale(owner: string, kind: Kind, at: number | null): boolean {
@@ -106,39 +85,40 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
     if (last.size > memory) last.delete(last.keys().next().value as string);
   }
 
-  async function apply(e: PullRequestEvent, owner: string, templates: string[]): Promise<PullRequestOutcome> {
+  async function apply(e: PullRequestEvent, key: OwnerKey, templates: string[]): Promise<PullRequestOutcome> {
+    const owner = formatOwner(key);
     const at = e.updatedAt ? Date.parse(e.updatedAt) : null;
     const when = at !== null && Number.isFinite(at) ? at : null;
     switch (e.action) {
       case 'opened':
       case 'reopened': {
-        if (stale(owner, 'open', when)) return { result: 'ignored', owner, reason: 'stale' };
+        if (stale(owner, 'open', when)) return { result: 'ignored', owner: key, reason: 'stale' };
         remember(owner, 'open', when);
         let created = 0;
         const failures: string[] = [];
         // Every template gets its chance even when one fails, so one bad template cannot starve the rest.
         for (const template of templates) {
           try {
-            if ((await deps.instances.ensure({ owner, template })).created) created++;
+            if ((await deps.instances.create({ owner: key, template })).created) created++;
           } catch (err) {
             failures.push(`${template}: ${messageOf(err)}`);
           }
         }
         if (failures.length) throw new AppError('internal', `could not create instances for ${owner}: ${failures.join('; ')}`);
-        return { result: 'ensured', owner, templates, created };
+        return { result: 'ensured', owner: key, templates, created };
       }
       case 'closed': {
-        if (stale(owner, 'close', when)) return { result: 'ignored', owner, reason: 'stale' };
+        if (stale(owner, 'close', when)) return { result: 'ignored', owner: key, reason: 'stale' };
         remember(owner, 'close', when);
-        return { result: 'destroyed', owner, count: await deps.instances.destroyOwner(owner) };
+        return { result: 'destroyed', owner: key, count: await deps.instances.destroyOwner(key) };
       }
       case 'synchronize': {
-        if (!deps.resetOnPush) return { result: 'ignored', owner, reason: 'action' };
-        if (stale(owner, 'open', when)) return { result: 'ignored', owner, reason: 'stale' };
-        return { result: 'reset', owner, count: await deps.instances.resetOwner(owner) };
+        if (!deps.resetOnPush) return { result: 'ignored', owner: key, reason: 'action' };
+        if (stale(owner, 'open', when)) return { result: 'ignored', owner: key, reason: 'stale' };
+        return { result: 'reset', owner: key, count: await deps.instances.resetOwner(key) };
       }
       default:
-        return { result: 'ignored', owner, reason: 'action' };
+        return { result: 'ignored', owner: key, reason: 'action' };
     }
   }
 
@@ -149,15 +129,16 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
         log.debug({ repo: e.repo, pr: e.number, action: e.action }, 'pull request of an unconfigured repository ignored');
         return { result: 'ignored', owner: null, reason: 'unknown_repo' };
       }
-      const owner = pullOwnerKey(e.repo, e.number);
+      const key = pullOwner(e.repo, e.number);
+      const owner = formatOwner(key);
       // A fork's pull request may still be closed: destroying is always safe, creating is what the rule guards.
       if (e.action !== 'closed' && isFork(e) && !deps.allowForks) {
         log.info({ owner, headRepo: e.headRepo, action: e.action }, 'pull request from a fork ignored (forks not allowed)');
-        return { result: 'ignored', owner, reason: 'fork' };
+        return { result: 'ignored', owner: key, reason: 'fork' };
       }
-      const outcome = await serial(owner, () => apply(e, owner, templates));
+      const outcome = await chains.run(owner, () => apply(e, key, templates));
       if (outcome.result === 'ignored') log.debug({ owner, action: e.action, reason: outcome.reason }, 'pull request event ignored');
-      else log.info({ ...outcome, action: e.action }, 'pull request event handled');
+      else log.info({ ...outcome, owner, action: e.action }, 'pull request event handled');
       return outcome;
     },
   };

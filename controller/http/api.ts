@@ -1,30 +1,37 @@
-// /api/v1 routes. Records intent and asks the reconciler to converge; never touches Docker or storage.
+// /api/v1 routes. Records intent through the services and shapes replies (present.ts); never touches
+// Docker or storage.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { parseDuration } from '../config.js';
+import type { CreateInstanceResponse, ImportResponse } from '../contract.js';
 import { AppError } from '../domain/errors.js';
+import { parseDuration } from '../config.js';
 import { assertTemplateName } from '../domain/names.js';
+import type { OwnerKey } from '../domain/owner.js';
 import type { InstanceRecord } from '../domain/types.js';
 import { canAccess, ownerForIdentity } from '../github/oidc.js';
-import type { Importer } from '../jobs/importer.js';
-import type { InstanceService } from '../jobs/instance-service.js';
-import { versionDto, type createTemplateService } from '../jobs/template-service.js';
+import type { InstanceService, TemplateService } from '../app/ports.js';
 import type { AuthEnv, Principal } from './auth.js';
-import type { CreateInstanceResponse, ImportResponse } from './contract.js';
+import { instanceDto, ownerFromRequest, templateDto, versionDto } from './present.js';
 
 export interface ApiDeps {
   instances: InstanceService;
-  templates: ReturnType<typeof createTemplateService>;
-  importer: Pick<Importer, 'start'>;
+  templates: TemplateService;
   repos: Record<string, string[]>;
   maxWaitSeconds?: number;
 }
+
+const ownerSpec = z.union([
+  z.string(),
+  z.object({ kind: z.literal('pull'), repository: z.string(), number: z.number().int().positive() }),
+  z.object({ kind: z.literal('run'), repository: z.string(), runId: z.string().regex(/^[0-9]+$/), attempt: z.string().regex(/^[0-9]+$/).optional() }),
+  z.object({ kind: z.literal('api'), name: z.string() }),
+]);
 
 const createBody = z.object({
   template: z.string(),
   name: z.string().optional(),
   ttl: z.union([z.number().int().nonnegative(), z.string()]).optional(),
-  owner: z.string().optional(),
+  owner: ownerSpec.optional(),
 });
 
 export function createApi(deps: ApiDeps) {
@@ -54,31 +61,32 @@ export function createApi(deps: ApiDeps) {
     const w = waitSeconds(c);
     return w > 0 ? deps.instances.waitSettled(i.id, w * 1000) : i;
   };
+  const withConnection = async (i: InstanceRecord) => instanceDto(await deps.instances.view(i), true);
 
-  api.get('/templates', async (c) => c.json((await deps.templates.list()).templates));
+  api.get('/templates', async (c) => c.json((await deps.templates.list()).templates.map(templateDto)));
 
   api.post('/templates/:name/import', async (c) => {
     admin(c.get('principal'));
-    const { version } = await deps.importer.start(assertTemplateName(c.req.param('name')));
+    const version = await deps.templates.startImport(assertTemplateName(c.req.param('name')));
     return c.json({ template: version.template, version: versionDto(version) } satisfies ImportResponse, 202);
   });
 
   api.get('/instances', async (c) => {
     const p = c.get('principal');
-    const list = p.kind === 'admin' ? await deps.instances.list() : (await deps.instances.list(ownerForIdentity(p.identity, deps.repos))).filter((i) => canAccess(ownerForIdentity(p.identity, deps.repos), i.owner));
-    return c.json(await Promise.all(list.map((i) => deps.instances.dto(i, false))));
+    const list = await deps.instances.list(p.kind === 'admin' ? {} : { owner: ownerForIdentity(p.identity, deps.repos) });
+    return c.json(list.map((i) => instanceDto(i, false)));
   });
 
   api.post('/instances', async (c) => {
     const p = c.get('principal');
     const body = createBody.parse(await c.req.json());
     const template = assertTemplateName(body.template);
-    let owner: string;
+    let owner: OwnerKey;
     if (p.kind === 'oidc') {
       if (body.owner) throw new AppError('forbidden', 'an OIDC token cannot choose the owner: it comes from the token');
       owner = ownerForIdentity(p.identity, deps.repos, template);
     } else {
-      owner = body.owner ?? (body.name ? `api:${body.name}` : 'api:admin');
+      owner = ownerFromRequest(body.owner, body.name);
     }
     let ttlSeconds: number | undefined;
     try {
@@ -88,25 +96,25 @@ export function createApi(deps: ApiDeps) {
     }
     const r = await deps.instances.create({ owner, template, name: body.name, ttlSeconds });
     const i = await settle(c, r.instance);
-    const dto: CreateInstanceResponse = { ...(await deps.instances.dto(i, true)), created: r.created };
+    const dto: CreateInstanceResponse = { ...(await withConnection(i)), created: r.created };
     return c.json(dto, r.created ? 201 : 200);
   });
 
   api.get('/instances/:id', async (c) => {
     const i = await visible(c.get('principal'), c.req.param('id'));
-    return c.json(await deps.instances.dto(await settle(c, i), true));
+    return c.json(await withConnection(await settle(c, i)));
   });
 
   api.post('/instances/:id/reset', async (c) => {
     const i = await visible(c.get('principal'), c.req.param('id'));
     const r = await deps.instances.reset(i.id);
-    return c.json(await deps.instances.dto(await settle(c, r), true), 202);
+    return c.json(await withConnection(await settle(c, r)), 202);
   });
 
   api.delete('/instances/:id', async (c) => {
     const i = await visible(c.get('principal'), c.req.param('id'));
     const r = await settle(c, await deps.instances.destroy(i.id));
-    return c.json(await deps.instances.dto(r, false), r.status === 'destroyed' ? 200 : 202);
+    return c.json(instanceDto(r, false), r.status === 'destroyed' ? 200 : 202);
   });
 
   return api;

@@ -1,9 +1,9 @@
 // The HTTP surface: health, the v1 API behind auth, GitHub webhooks (their own signature check).
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { Logger } from '../domain/ports.js';
+import type { HealthDto } from '../contract.js';
+import type { Logger } from '../domain/logger.js';
 import { createApi, type ApiDeps } from './api.js';
 import type { AuthEnv } from './auth.js';
-import type { HealthDto } from './contract.js';
 import { errorHandler, notFound } from './errors.js';
 
 export interface AppDeps {

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { ZodError } from 'zod';
-import { AppError, isAppError } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
+import { isAppError } from '../domain/errors.js';
+import type { Logger } from '../domain/logger.js';
 
 /** Every failure leaves as `{ error: { code, message } }` with a fitting status. */
 export function errorHandler(log: Logger) {
@@ -25,5 +25,3 @@ export function errorHandler(log: Logger) {
 export function notFound(c: Context) {
   return c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404);
 }
-
-export const forbidden = (what: string) => new AppError('forbidden', what);

@@ -5,15 +5,15 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isAppError, messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
-import type { DeliveryLog } from '../github/ports.js';
+import type { Logger } from '../domain/logger.js';
+import type { DeliveryLog } from '../app/ports.js';
 import { fromWebhookPayload, type PullRequestHandler } from '../github/pull-requests.js';
 
 export interface WebhookRoutesDeps {
   /** MYAAS_GITHUB_WEBHOOK_SECRET; null answers 503 so a misconfiguration is visible in GitHub's delivery log */
   secret: string | null;
-  /** `forget`, when present, lets a delivery whose handling failed be redelivered */
-  deliveries: DeliveryLog & { forget?(deliveryId: string): Promise<void> };
+  /** `forget` lets a delivery whose handling failed be redelivered */
+  deliveries: DeliveryLog;
   pullRequests: PullRequestHandler;
   log: Logger;
 }
@@ -80,7 +80,7 @@ export function createWebhookRoutes(deps: WebhookRoutesDeps): Hono {
       } catch (e) {
         const inner = e instanceof AggregateError && e.errors.length === 1 ? e.errors[0] : e;
         dlog.error({ err: messageOf(inner) }, 'webhook handling failed');
-        if (deps.deliveries.forget) await deps.deliveries.forget(id).catch(() => undefined);
+        await deps.deliveries.forget(id).catch(() => undefined);
         const status = (isAppError(inner) ? inner.status : 500) as ContentfulStatusCode;
         return fail(c, status, isAppError(inner) ? inner.code : 'internal', messageOf(inner));
       }

@@ -1,20 +1,21 @@
-// Brings one instance to `ready`: clone, container, password rotation, authenticated probe.
-// Each step removes what a previous (crashed or failed) attempt left, so repeating it is safe.
-import { stat } from 'node:fs/promises';
+// The steps that bring one instance to `ready`: clone, container, password, authenticated probe.
+// Each step removes what a previous (crashed or failed) attempt left, so repeating it is safe. Every
+// step logs a begin/end pair at debug level on the instance's logger, with its duration.
 import { AppError, messageOf } from '../domain/errors.js';
+import { instanceLabels, instanceSelector } from '../domain/labels.js';
+import type { Paths } from '../domain/layout.js';
 import { tail } from '../domain/templates.js';
-import type { EngineName, InstanceRecord, TemplateVersion } from '../domain/types.js';
-import type { Engine } from '../engines/engine.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Storage } from '../storage/storage.js';
-import type { Paths } from './paths.js';
-import { ephemeralPort } from './ports.js';
+import type { InstanceRecord, ProvisionTimings, TemplateVersion } from '../domain/types.js';
+import type { AdminSession, Clock, ContainerSpec, Engine, Engines, HostNet, Logger, Runtime, Storage } from '../app/ports.js';
 
 export interface ProvisionDeps {
   storage: Storage;
   runtime: Runtime;
-  engines: (name: EngineName) => Engine;
+  engines: Engines;
+  net: HostNet;
   paths: Paths;
+  clock: Clock;
+  /** label value that marks this controller's containers */
   home: string;
   memoryBytes: number;
   cpus: number;
@@ -25,60 +26,88 @@ export interface ProvisionDeps {
   readyTimeoutMs: number;
 }
 
-export interface Timings {
-  cloneMs: number;
-  startMs: number;
-  rotateMs: number;
-  probeMs: number;
-  totalMs: number;
+/** Runs one named step, logging "<doing>…" and then "<done>" with its duration. */
+export async function step<T>(log: Logger, clock: Clock, doing: string, done: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = clock.now();
+  log.debug(`${doing}…`);
+  const value = await fn();
+  log.debug({ ms: clock.now() - t0 }, done);
+  return value;
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
-
-export function instanceLabels(home: string, i: InstanceRecord, v: TemplateVersion): Record<string, string> {
-  return {
-    'myaas.home': home,
-    'myaas.role': 'instance',
-    // No owner or name: a warm-pool instance changes hands while its container runs.
-    'myaas.instance': i.id,
-    'myaas.template': i.template,
-    'myaas.version': v.id,
-    'myaas.engine': v.engine,
-  };
-}
-
-/** Removes the instance's containers (found by label, so a crashed attempt's are found too) and clone. */
+/** Removes the instance's containers (by label, so a crashed attempt's are found too) and its clone. */
 export async function teardown(deps: Pick<ProvisionDeps, 'runtime' | 'storage' | 'paths' | 'home'>, id: string): Promise<void> {
-  for (const c of await deps.runtime.list({ 'myaas.home': deps.home, 'myaas.instance': id })) await deps.runtime.remove(c.id);
+  await deps.runtime.removeAll(instanceSelector(deps.home, id));
   await deps.storage.remove(deps.paths.instance(id));
 }
 
+/**
+ * Gives the server its owner's password and proves it with a real query. Through an already open
+ * admin session when there is one; otherwise logging in with `current`, the password it has now.
+ */
+export async function secure(
+  clock: Clock,
+  engine: Engine,
+  conn: { host: string; port: number; database: string },
+  passwords: { current: string; next: string },
+  deadline: number,
+  session?: AdminSession | null,
+): Promise<{ rotateMs: number; probeMs: number }> {
+  const t0 = clock.now();
+  const admin = { ...conn, user: engine.adminUser };
+  if (session) {
+    try {
+      await session.setPassword(passwords.next);
+    } finally {
+      await session.close();
+    }
+  } else {
+    await engine.rotatePassword({ ...admin, password: passwords.current }, passwords.next, deadline);
+  }
+  const t1 = clock.now();
+  await engine.probe({ ...admin, password: passwords.next }, deadline);
+  return { rotateMs: t1 - t0, probeMs: clock.now() - t1 };
+}
+
+export interface Provisioned {
+  port: number;
+  containerId: string;
+  timings: ProvisionTimings;
+}
+
+/**
+ * Clones `version` (or, with keepClone, serves the instance's existing clone again), starts its
+ * server, gives it the instance's password and probes it. On failure, removes what it made.
+ */
 export async function provision(
   deps: ProvisionDeps,
   inst: InstanceRecord,
   version: TemplateVersion,
-  onContainer: (containerId: string, port: number) => Promise<void>,
-  opts: { keepClone?: boolean } = {},
-): Promise<{ port: number; containerId: string; timings: Timings }> {
+  opts: { keepClone: boolean; log: Logger; onContainer: (containerId: string, port: number) => Promise<void> },
+): Promise<Provisioned> {
+  const { clock } = deps;
+  const { log } = opts;
   const engine = deps.engines(version.engine);
-  const t0 = Date.now();
+  const t0 = clock.now();
   const clone = deps.paths.instance(inst.id);
   if (opts.keepClone) {
     // The container vanished but the data is there: serve the same clone again.
-    for (const c of await deps.runtime.list({ 'myaas.home': deps.home, 'myaas.instance': inst.id })) await deps.runtime.remove(c.id);
+    await deps.runtime.removeAll(instanceSelector(deps.home, inst.id));
   } else {
-    // A previous attempt always leaves its clone (it is made before the container and removed after
-    // it), so a missing clone means there is nothing to tear down and the Docker round trip is saved.
-    if (await exists(clone)) await teardown(deps, inst.id);
-    await deps.storage.clone(deps.paths.version(version.template, version.id), clone);
+    // A previous attempt always leaves its clone (made before the container, removed after it), so a
+    // missing clone means there is nothing to tear down and the Docker round trip is saved.
+    await step(log, clock, 'cloning', 'cloned', async () => {
+      if (await deps.storage.exists(clone)) await teardown(deps, inst.id);
+      await deps.storage.clone(deps.paths.version(version.template, version.id), clone);
+    });
   }
-  const t1 = Date.now();
+  const t1 = clock.now();
   let containerId: string | null = null;
   try {
     const host = deps.network === 'host';
     // Host networking has no Docker-chosen port: the instance keeps its port, or gets a free one now.
-    const listen = host ? { address: deps.publishIp, port: inst.port ?? (await ephemeralPort(deps.publishIp)) } : undefined;
-    const spec = {
+    const listen = host ? { address: deps.publishIp, port: inst.port ?? (await deps.net.freePort(deps.publishIp)) } : undefined;
+    const spec: ContainerSpec = {
       name: `myaas-${inst.id}`,
       image: version.image,
       cmd: engine.serverCommand('instance', '/tmp', listen),
@@ -91,45 +120,44 @@ export async function provision(
       nanoCpus: Math.round(deps.cpus * 1e9),
       shmBytes: 128 * 1024 * 1024,
     };
-    const started = await deps.runtime.start(spec).catch(async (e) => {
-      // A container of this name outlived its clone (crash between the two removals): remove, retry once.
-      if (!(e instanceof AppError && e.code === 'conflict' && /name/i.test(e.message))) throw e;
-      await deps.runtime.remove(spec.name);
-      return deps.runtime.start(spec);
-    });
+    const started = await step(log, clock, 'starting container', 'container started', () =>
+      deps.runtime.start(spec).catch(async (e) => {
+        // A container of this name outlived its clone (crash between the two removals): remove, retry once.
+        if (!(e instanceof AppError && e.code === 'conflict' && /name/i.test(e.message))) throw e;
+        await deps.runtime.remove(spec.name);
+        return deps.runtime.start(spec);
+      }),
+    );
     containerId = started.id;
     const port = listen ? listen.port : started.hostPort;
     if (!port) throw new AppError('internal', 'Docker published no host port for the instance');
-    await onContainer(containerId, port);
-    const t2 = Date.now();
+    await opts.onContainer(containerId, port);
+    const t2 = clock.now();
     const deadline = t0 + deps.readyTimeoutMs;
-    const conn = { host: deps.probeHost, port, user: engine.adminUser, password: version.adminPassword, database: version.database ?? '' };
+    const conn = { host: deps.probeHost, port, database: version.database ?? '' };
+    let secured: { rotateMs: number; probeMs: number };
     try {
-      if (opts.keepClone) {
-        // The clone already carries the instance's password, unless the change was lost in a crash.
-        await engine.rotatePassword({ ...conn, password: inst.password }, inst.password, deadline).catch(() =>
-          engine.rotatePassword(conn, inst.password, deadline),
-        );
-      } else await engine.rotatePassword(conn, inst.password, deadline);
+      log.debug('securing and probing…');
+      // A restarted clone already carries the instance's password, unless the change was lost in a crash.
+      secured = opts.keepClone
+        ? await secure(clock, engine, conn, { current: inst.password, next: inst.password }, deadline).catch(() =>
+            secure(clock, engine, conn, { current: version.adminPassword, next: inst.password }, deadline),
+          )
+        : await secure(clock, engine, conn, { current: version.adminPassword, next: inst.password }, deadline);
+      log.debug(secured, 'secured and probed');
     } catch (e) {
       const info = await deps.runtime.inspect(containerId);
       const logs = info && !info.running ? `; the server exited: ${tail(await deps.runtime.logs(containerId, 15))}` : '';
       throw new AppError('timeout', `${messageOf(e)}${logs}`);
     }
-    const t3 = Date.now();
-    await engine.probe({ ...conn, password: inst.password }, deadline);
-    const t4 = Date.now();
     return {
       port,
       containerId,
-      timings: { cloneMs: t1 - t0, startMs: t2 - t1, rotateMs: t3 - t2, probeMs: t4 - t3, totalMs: t4 - t0 },
+      timings: { cloneMs: t1 - t0, startMs: t2 - t1, rotateMs: secured.rotateMs, probeMs: secured.probeMs, totalMs: clock.now() - t0 },
     };
   } catch (e) {
-    if (opts.keepClone) {
-      for (const c of await deps.runtime.list({ 'myaas.home': deps.home, 'myaas.instance': inst.id }).catch(() => [])) await deps.runtime.remove(c.id).catch(() => {});
-    } else {
-      await teardown(deps, inst.id).catch(() => {});
-    }
+    if (opts.keepClone) await deps.runtime.removeAll(instanceSelector(deps.home, inst.id)).catch(() => undefined);
+    else await teardown(deps, inst.id).catch(() => undefined);
     throw e;
   }
 }

@@ -1,46 +1,39 @@
-// Level-triggered convergence of instances, one instance at a time per key: compares what the state DB
-// wants with what Docker and the pool hold, and acts. Safe to run again at any point after a crash.
-import { AppError, messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
-import type { InstanceRecord } from '../domain/types.js';
-import type { Store } from '../db/store.js';
-import type { Importer } from './importer.js';
-import { freePort, type PortRange } from './ports.js';
-import { provision, teardown, type ProvisionDeps, type Timings } from './provision.js';
+// Level-triggered convergence of instances, one pass at a time per instance: reads what the state DB
+// wants, looks at what Docker and the pool hold, and takes the one step domain/lifecycle.ts names.
+// The only code that makes an instance ready. Safe to run again at any point after a crash.
+import { AppError, messageOf, UniqueViolation } from '../domain/errors.js';
+import { isBehind, nextStep, wantsNewVersion } from '../domain/lifecycle.js';
+import { pickPort, type PortRange } from '../domain/port-range.js';
+import type { InstanceRecord, TemplateVersion } from '../domain/types.js';
+import { createKeyedQueue } from '../lib/keyed-queue.js';
+import type { Handover, HandoverBook, Importer, InstanceChanges, InstancePatch, Logger, Reconciler, Store, Telemetry } from '../app/ports.js';
+import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
 
 export interface ReconcilerDeps extends ProvisionDeps {
   store: Store;
   importer: Pick<Importer, 'runningTemplates'>;
-  portRange: PortRange;
+  /** claims of warm instances waiting for their handover */
+  handovers: Pick<HandoverBook, 'take'>;
+  changes: InstanceChanges;
+  telemetry: Telemetry;
+  portRange: PortRange | null;
   log: Logger;
   /** at most this many instances provision at once */
   concurrency?: number;
 }
 
-type Listener = (id: string) => void;
-
-export function createReconciler(deps: ReconcilerDeps) {
-  const { store, log } = deps;
-  const pending = new Map<string, Promise<void>>();
-  const again = new Set<string>();
-  const listeners = new Set<Listener>();
-  const timings = new Map<string, Timings>();
+export function createReconciler(deps: ReconcilerDeps): Reconciler {
+  const { store, log, clock } = deps;
+  const queue = createKeyedQueue();
   let slots = deps.concurrency ?? 8;
   const waiting: Array<() => void> = [];
 
-  const notify = (id: string) => {
-    for (const l of listeners) {
-      try {
-        l(id);
-      } catch (e) {
-        log.warn({ err: messageOf(e) }, 'instance change listener failed');
-      }
-    }
-  };
-  const set = async (id: string, patch: Parameters<Store['updateInstance']>[1]) => {
+  const set = async (id: string, patch: InstancePatch) => {
     await store.updateInstance(id, patch);
-    notify(id);
+    deps.changes.publish(id);
   };
+
+  /** Docker and the pool take only so many clones and starts at once before everything slows down. */
   async function slot<T>(fn: () => Promise<T>): Promise<T> {
     if (slots === 0) await new Promise<void>((r) => waiting.push(r));
     else slots--;
@@ -53,58 +46,73 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
-  async function destroy(i: InstanceRecord): Promise<void> {
+  async function destroy(i: InstanceRecord, ilog: Logger): Promise<void> {
     if (i.status !== 'destroying') await set(i.id, { status: 'destroying' });
     await teardown(deps, i.id);
-    await set(i.id, { status: 'destroyed', destroyedAt: new Date(), containerId: null });
-    log.info({ instance: i.id, name: i.name }, 'instance destroyed');
+    await set(i.id, { status: 'destroyed', destroyedAt: new Date(clock.now()), containerId: null });
+    ilog.info('instance destroyed');
   }
 
-  async function bringUp(i: InstanceRecord, keepClone: boolean): Promise<void> {
-    const ilog = log.child({ instance: i.id, name: i.name, template: i.template });
-    const rebuilding = i.generation !== i.appliedGeneration || !i.versionId;
-    const version = rebuilding
+  /** The version a (re)build clones, or null when there is none yet (after marking why, if it will not come). */
+  async function targetVersion(i: InstanceRecord): Promise<TemplateVersion | null> {
+    const version = wantsNewVersion(i)
       ? i.pinnedVersionId
         ? await store.getVersion(i.pinnedVersionId)
         : await store.latestReady(i.template)
       : await store.getVersion(i.versionId!);
-    if (!version || (version.status !== 'ready' && version.status !== 'retired')) {
-      if (deps.importer.runningTemplates().includes(i.template)) return; // woken again when the import ends
-      await set(i.id, {
-        status: 'failed',
-        error: `template "${i.template}" has no ready version: import it (myaas import ${i.template}) and reset this instance`,
-      });
-      return;
+    if (version && (version.status === 'ready' || version.status === 'retired')) return version;
+    if (deps.importer.runningTemplates().includes(i.template)) return null; // woken again when the import ends
+    await set(i.id, {
+      status: 'failed',
+      error: `template "${i.template}" has no ready version: import it (myaas import ${i.template}) and reset this instance`,
+    });
+    return null;
+  }
+
+  /** Marks ready unless the owner asked for something else meanwhile (destroy, reset, another claim). */
+  async function markReady(i: InstanceRecord, patch: InstancePatch): Promise<boolean> {
+    const now = await store.getInstance(i.id);
+    if (!now || now.desired === 'absent' || now.generation !== i.generation) return false;
+    await set(i.id, { ...patch, status: 'ready', appliedGeneration: i.generation, readyAt: new Date(clock.now()), error: null });
+    return true;
+  }
+
+  /** A free port of MYAAS_PORT_RANGE for instance `id`; the unique index settles races between instances. */
+  async function assignPort(id: string, avoid: number[]): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const port = pickPort(deps.portRange!, await store.livePorts(), avoid);
+      try {
+        await store.updateInstance(id, { port });
+        return port;
+      } catch (e) {
+        if (!(e instanceof UniqueViolation && e.index === 'instances_port_live') || attempt >= 10) throw e;
+        avoid = [...avoid, port];
+      }
     }
+  }
+
+  async function bringUp(i: InstanceRecord, keepClone: boolean, ilog: Logger): Promise<void> {
+    const version = await targetVersion(i);
+    if (!version) return;
     if (i.status !== 'provisioning') await set(i.id, { status: 'provisioning' });
     let port = i.port;
-    if (deps.portRange && port === null) {
-      port = await freePort(store, deps.portRange);
-      await store.updateInstance(i.id, { port });
-    }
+    if (deps.portRange && port === null) port = await assignPort(i.id, []);
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await provision(deps, { ...i, port }, version, (containerId, p) => store.updateInstance(i.id, { containerId, port: p }), { keepClone });
-        timings.set(i.id, r.timings);
-        // Only mark ready if nobody asked for something else meanwhile (destroy, reset).
-        const now = await store.getInstance(i.id);
-        if (!now || now.desired === 'absent' || now.generation !== i.generation) return;
-        await set(i.id, {
-          status: 'ready',
-          versionId: version.id,
-          appliedGeneration: i.generation,
-          port: r.port,
-          containerId: r.containerId,
-          readyAt: new Date(),
-          error: null,
+        const r = await provision(deps, { ...i, port }, version, {
+          keepClone,
+          log: ilog,
+          onContainer: (containerId, p) => store.updateInstance(i.id, { containerId, port: p }),
         });
-        ilog.info({ version: version.id, port: r.port, ...r.timings }, 'instance ready');
+        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId })) {
+          deps.telemetry.provisioned(r.timings);
+          ilog.info({ version: version.id, port: r.port, ...r.timings }, 'instance ready');
+        }
         return;
       } catch (e) {
         // A pooled port taken by something outside myaas: move to another one of the pool.
         if (deps.portRange && e instanceof AppError && e.code === 'conflict' && attempt < 5) {
-          port = await freePort(store, deps.portRange, [port!]);
-          await store.updateInstance(i.id, { port });
+          port = await assignPort(i.id, [port!]);
           continue;
         }
         throw e;
@@ -112,84 +120,71 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
+  /** A claimed warm instance: its server runs on a clone of latest; only the password changes hands. */
+  async function handover(i: InstanceRecord, h: Handover, ilog: Logger): Promise<boolean> {
+    if (!i.port || !i.versionId) return false;
+    const version = await store.getVersion(i.versionId);
+    if (!version) return false;
+    const t0 = clock.now();
+    try {
+      const session = await h.session?.catch(() => null);
+      const conn = { host: deps.probeHost, port: i.port, database: version.database ?? '' };
+      await secure(clock, deps.engines(i.engine), conn, { current: h.previousPassword, next: i.password }, t0 + deps.readyTimeoutMs, session);
+    } catch (e) {
+      ilog.warn({ err: messageOf(e) }, 'warm instance did not take its new password; rebuilding it');
+      return false;
+    }
+    if (await markReady(i, {})) ilog.info({ ms: clock.now() - t0 }, 'handed out a warm instance');
+    return true;
+  }
+
   async function converge(id: string): Promise<void> {
     const i = await store.getInstance(id);
-    if (!i || i.status === 'destroyed') return;
-    if (i.desired === 'absent') return destroy(i);
-    const current = i.generation === i.appliedGeneration;
-    if (i.status === 'failed' && current) return;
-    let keepClone = false;
-    if (i.status === 'ready' && current) {
-      const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
-      if (c?.running) return;
-      log.warn({ instance: id, name: i.name }, 'container of a ready instance is gone; starting it again on its data');
-      keepClone = true;
+    if (!i) return;
+    const ilog = log.child({ instance: id, name: i.name, template: i.template });
+    const h = isBehind(i) ? deps.handovers.take(id) : null;
+    const todo = nextStep(i, { handoverPending: h !== null });
+    if (h && todo !== 'handover') void h.session?.then((s) => s.close()).catch(() => undefined);
+    switch (todo) {
+      case 'nothing':
+        return;
+      case 'destroy':
+        return destroy(i, ilog);
+      case 'check': {
+        const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
+        if (c?.running) return;
+        ilog.warn('container of a ready instance is gone; starting it again on its data');
+        return provisionOrFail(i, true, ilog);
+      }
+      case 'handover':
+        if (await handover(i, h as Handover, ilog)) return;
+        return provisionOrFail(i, false, ilog);
+      case 'provision':
+        return provisionOrFail(i, false, ilog);
     }
+  }
+
+  async function provisionOrFail(i: InstanceRecord, keepClone: boolean, ilog: Logger): Promise<void> {
     try {
-      await slot(() => bringUp(i, keepClone));
+      await slot(() => bringUp(i, keepClone, ilog));
     } catch (e) {
       const error = messageOf(e);
-      log.error({ instance: id, err: error }, 'provisioning failed');
-      const now = await store.getInstance(id);
-      if (now && now.desired === 'present' && now.generation === i.generation) await set(id, { status: 'failed', error });
+      ilog.error({ err: error }, 'provisioning failed');
+      const now = await store.getInstance(i.id);
+      if (now && now.desired === 'present' && now.generation === i.generation) await set(i.id, { status: 'failed', error });
     }
   }
 
-  const locks = new Map<string, Promise<unknown>>();
-  /** Runs fn with nothing else acting on instance `id` at the same time (convergence, warm-pool claims). */
-  function exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = locks.get(id) ?? Promise.resolve();
-    const p = prev.catch(() => {}).then(fn);
-    locks.set(id, p);
-    void p.catch(() => {}).finally(() => {
-      if (locks.get(id) === p) locks.delete(id);
-    });
-    return p;
-  }
-
-  /** Converges one instance; calls for the same id run one after another, repeats coalesce. */
-  function wake(id: string): Promise<void> {
-    const running = pending.get(id);
-    if (running) {
-      again.add(id);
-      return running;
-    }
-    const p = (async () => {
-      do {
-        again.delete(id);
-        try {
-          await exclusive(id, () => converge(id));
-        } catch (e) {
-          log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep');
-        }
-      } while (again.has(id));
-    })().finally(() => pending.delete(id));
-    pending.set(id, p);
-    return p;
-  }
+  const wake = (id: string): Promise<void> =>
+    queue.coalesce(id, () =>
+      converge(id).catch((e) => log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep')),
+    );
 
   return {
     wake,
-    exclusive,
-    /** Wakes every live instance of a template (after its import finished). */
-    async wakeTemplate(template: string): Promise<void> {
-      await Promise.all((await store.listLive()).filter((i) => i.template === template).map((i) => wake(i.id)));
+    async wakeAll(filter = {}) {
+      await Promise.all((await store.listLive({ template: filter.template })).map((i) => wake(i.id)));
     },
-    onChange(l: Listener): () => void {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    notify,
-    /** Timings of the instance's last provisioning, once (so each is counted once). */
-    takeTimings(id: string): Timings | null {
-      const t = timings.get(id) ?? null;
-      timings.delete(id);
-      return t;
-    },
-    async idle(): Promise<void> {
-      while (pending.size) await Promise.allSettled([...pending.values()]);
-    },
+    idle: () => queue.idle(),
   };
 }
-
-export type Reconciler = ReturnType<typeof createReconciler>;

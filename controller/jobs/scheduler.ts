@@ -1,7 +1,7 @@
 // Timers: the reconcile sweep, the pull-request sweep, and scheduled re-imports (cron).
 import { Cron } from 'croner';
 import { messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
+import type { Logger } from '../domain/logger.js';
 
 export interface ScheduledTask {
   name: string;

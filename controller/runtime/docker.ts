@@ -5,8 +5,9 @@ import { Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { AppError, isAppError } from '../domain/errors.js';
 import { createOptions, demuxBuffer, endpoint, fromInspect, fromListRow, ipv4HostPort, residentBytes } from './docker-map.js';
-import type { ExecOutput, Runtime } from './runtime.js';
-import { sleep } from './wait.js';
+import type { ContainerInfo, ExecOutput, Runtime } from './runtime.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isUnreachable } from '../lib/net-errors.js';
 
 /** How long stop() waits for the exit that follows SIGKILL; the kernel makes that quick. */
 const AFTER_KILL_MS = 30_000;
@@ -80,6 +81,16 @@ export function createDockerRuntime(opts: { dockerHost?: string | null }): Runti
       // Logs feed error messages: a container that is already gone simply has none.
       if (statusOf(e) === 404) return '';
       fail(e, `reading the output of container ${id}`);
+    }
+  }
+
+  async function list(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    try {
+      const rows = await docker.listContainers({ all: true, filters: { label } });
+      return rows.map(fromListRow);
+    } catch (e) {
+      fail(e, 'listing containers');
     }
   }
 
@@ -218,15 +229,13 @@ export function createDockerRuntime(opts: { dockerHost?: string | null }): Runti
       await removeQuietly(id);
     },
 
-    async list(labels) {
-      const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-      try {
-        const rows = await docker.listContainers({ all: true, filters: { label } });
-        return rows.map(fromListRow);
-      } catch (e) {
-        fail(e, 'listing containers');
-      }
+    async removeAll(labels) {
+      const found = await list(labels);
+      for (const c of found) await removeQuietly(c.id);
+      return found.length;
     },
+
+    list,
 
     async inspect(id) {
       const info = await inspectRaw(id);
@@ -258,13 +267,6 @@ function collector(): { sink: Writable; text: () => string } {
     },
   });
   return { sink, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ENOTFOUND', 'EHOSTUNREACH']);
-
-function isUnreachable(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && UNREACHABLE.has(code);
 }
 
 function unavailable(where: string, e: unknown): AppError {

@@ -51,6 +51,8 @@ export interface Runtime {
   stop(id: string, opts?: { signal?: string; timeoutSec?: number }): Promise<number | null>;
   /** Force-removes; missing is not an error. */
   remove(id: string): Promise<void>;
+  /** Force-removes every container whose labels include all of `labels`; answers how many. */
+  removeAll(labels: Record<string, string>): Promise<number>;
   /** Containers whose labels include all of `labels`. */
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   inspect(id: string): Promise<ContainerInfo | null>;

@@ -1,9 +1,9 @@
 // btrfs driver: every volume is a subvolume; a clone is a writable snapshot of a read-only one,
 // which shares all blocks and takes constant time whatever the datadir's size.
 import { rm } from 'node:fs/promises';
-import type { CommandRunner } from '../domain/ports.js';
+import type { CommandRunner } from '../domain/command.js';
 import type { Storage } from './storage.js';
-import { apparentSize, assertAbsent, assertVolumePath, fsTypeOf, lstatOrNull, storageFailure } from './common.js';
+import { volumeExists, volumeSize, assertAbsent, assertVolumePath, fsTypeOf, lstatOrNull, storageFailure } from './common.js';
 
 // The root directory of every btrfs subvolume has this inode number (BTRFS_FIRST_FREE_OBJECTID).
 const SUBVOLUME_ROOT_INODE = 256;
@@ -78,13 +78,7 @@ export function createBtrfsStorage(runner: CommandRunner): Storage {
       }
     },
 
-    async size(p: string): Promise<number> {
-      assertVolumePath(p);
-      try {
-        return await apparentSize(p);
-      } catch (e) {
-        throw storageFailure(`measuring ${p}`, e, 'check that the volume exists');
-      }
-    },
+    exists: volumeExists,
+    size: volumeSize,
   };
 }

@@ -110,3 +110,18 @@ export async function fsTypeOf(dir: string): Promise<string> {
   const { type } = await statfs(dir);
   return FS_NAMES[type] ?? `unknown (0x${type.toString(16)})`;
 }
+
+/** True when anything exists at volume path `p`. */
+export async function volumeExists(p: string): Promise<boolean> {
+  return (await lstatOrNull(assertVolumePath(p))) !== undefined;
+}
+
+/** Apparent bytes of a volume's files, with a message that says what to check when it cannot be read. */
+export async function volumeSize(p: string): Promise<number> {
+  assertVolumePath(p);
+  try {
+    return await apparentSize(p);
+  } catch (e) {
+    throw storageFailure(`measuring ${p}`, e, 'check that the volume exists');
+  }
+}

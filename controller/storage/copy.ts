@@ -1,6 +1,6 @@
 // copy driver: a full `cp -a` of the template. Works on any filesystem but takes time and space
 // in proportion to the datadir, so it is only used when asked for by name (MYAAS_STORAGE=copy).
-import type { CommandRunner } from '../domain/ports.js';
+import type { CommandRunner } from '../domain/command.js';
 import type { Storage } from './storage.js';
 import { createTreeStorage } from './tree.js';
 

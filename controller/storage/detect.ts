@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, messageOf } from '../domain/errors.js';
-import type { CommandRunner } from '../domain/ports.js';
+import type { CommandRunner } from '../domain/command.js';
 import type { StorageName } from '../domain/types.js';
 import { fsTypeOf } from './common.js';
 

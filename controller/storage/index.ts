@@ -1,6 +1,6 @@
 // The storage factory: the one place that turns MYAAS_STORAGE into a driver.
 import { AppError } from '../domain/errors.js';
-import type { CommandRunner } from '../domain/ports.js';
+import type { CommandRunner } from '../domain/command.js';
 import type { StorageName } from '../domain/types.js';
 import { createBtrfsStorage } from './btrfs.js';
 import { createCopyStorage } from './copy.js';
@@ -10,7 +10,6 @@ import type { Storage } from './storage.js';
 
 export type { Storage } from './storage.js';
 export { checkStorage, detectStorage } from './detect.js';
-export { createCommandRunner } from './command.js';
 
 export function createStorage(name: StorageName, runner: CommandRunner): Storage {
   switch (name) {

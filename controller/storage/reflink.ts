@@ -1,6 +1,6 @@
 // reflink driver: `cp --reflink=always` shares the template's blocks with the clone (XFS made with
 // reflink=1, or btrfs), so a clone costs metadata only, whatever the datadir's size.
-import type { CommandRunner } from '../domain/ports.js';
+import type { CommandRunner } from '../domain/command.js';
 import type { Storage } from './storage.js';
 import { createTreeStorage } from './tree.js';
 

@@ -9,6 +9,8 @@ export interface Storage {
   seal(path: string): Promise<void>;
   /** Clones sealed `src` to a new writable volume `dst` (copy-on-write where the driver can). */
   clone(src: string, dst: string): Promise<void>;
+  /** True when something exists at `path`. */
+  exists(path: string): Promise<boolean>;
   /** Removes a volume, sealed or not. Missing is not an error. */
   remove(path: string): Promise<void>;
   /** Bytes the volume's files take (apparent size of the data). */

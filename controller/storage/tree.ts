@@ -1,10 +1,10 @@
 // Volumes that are plain directory trees, cloned with `cp -a`: the reflink and copy drivers differ
 // only in cp's --reflink mode, so both are built here.
 import { mkdir, rm } from 'node:fs/promises';
-import type { CommandRunner } from '../domain/ports.js';
+import type { CommandRunner } from '../domain/command.js';
 import type { StorageName } from '../domain/types.js';
 import type { Storage } from './storage.js';
-import { apparentSize, assertAbsent, assertVolumePath, lstatOrNull, storageFailure, walk } from './common.js';
+import { volumeExists, volumeSize, assertAbsent, assertVolumePath, lstatOrNull, storageFailure, walk } from './common.js';
 
 // Keeps each chattr argv well below the kernel's limits (ARG_MAX, and 128 KiB per argument).
 const BATCH_BYTES = 96 * 1024;
@@ -117,13 +117,7 @@ export function createTreeStorage(runner: CommandRunner, opts: TreeOptions): Sto
 
     remove,
 
-    async size(p: string): Promise<number> {
-      assertVolumePath(p);
-      try {
-        return await apparentSize(p);
-      } catch (e) {
-        throw storageFailure(`measuring ${p}`, e, 'check that the volume exists');
-      }
-    },
+    exists: volumeExists,
+    size: volumeSize,
   };
 }

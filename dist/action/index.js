@@ -4932,15 +4932,11 @@ function contextFrom(ctx, env = process.env) {
 function createRunDeps() {
   return { core: createActionCore(), fetch: globalThis.fetch, context: contextFrom(context2) };
 }
-function isRunOwner(owner) {
-  return /^gh:[^#@]+@run-[0-9]+(-[0-9]+)?$/.test(owner);
-}
 function ownerFor(ctx) {
   if (!ctx.repository) return void 0;
-  const repo = ctx.repository.toLowerCase();
-  if (ctx.pullRequest !== null) return `gh:${repo}#${ctx.pullRequest}`;
+  if (ctx.pullRequest !== null) return { kind: "pull", repository: ctx.repository, number: ctx.pullRequest };
   if (!ctx.runId) return void 0;
-  return `gh:${repo}@run-${ctx.runId}-${ctx.runAttempt ?? "1"}`;
+  return { kind: "run", repository: ctx.repository, runId: ctx.runId, attempt: ctx.runAttempt ?? "1" };
 }
 async function run(deps = createRunDeps()) {
   const { core, context: context3 } = deps;
@@ -4965,7 +4961,7 @@ async function run(deps = createRunDeps()) {
       // and a run's instance is handed to the post step even if waiting fails later.
       onInstance: (inst) => {
         if (inst.connection) maskConnection(core, inst.connection, masked);
-        if (!saved && isRunOwner(inst.owner)) {
+        if (!saved && inst.ownerKind === "run") {
           core.saveState(STATE_INSTANCE_ID, inst.id);
           saved = true;
         }
@@ -5000,7 +4996,7 @@ function maskConnection(core, conn, masked) {
   }
 }
 function summary(inst, conn, created, envName, seconds, ownedByRun) {
-  const whose = ownedByRun ? "It belongs to this workflow run; the post step destroys it." : /#[0-9]+$/.test(inst.owner) ? `It belongs to pull request ${inst.owner.slice(inst.owner.lastIndexOf("#"))} and lives until the pull request closes.` : `It belongs to ${inst.owner}.`;
+  const whose = ownedByRun ? "It belongs to this workflow run; the post step destroys it." : inst.ownerKind === "pull" ? `It belongs to pull request ${inst.owner.slice(inst.owner.lastIndexOf("#"))} and lives until the pull request closes.` : `It belongs to ${inst.owner}.`;
   return `myaas: ${created ? "created" : "using"} instance ${inst.name} (${inst.id}) of template ${inst.template}${inst.templateVersion ? ` version ${inst.templateVersion}` : ""}: ${conn.host}:${conn.port}, database ${conn.database}, user ${conn.user}. ${envName} exported after ${seconds.toFixed(1)} s. ${whose}`;
 }
 if (isEntryPoint(import.meta.url)) void run();
@@ -5008,7 +5004,6 @@ export {
   STATE_INSTANCE_ID,
   contextFrom,
   createRunDeps,
-  isRunOwner,
   ownerFor,
   run
 };

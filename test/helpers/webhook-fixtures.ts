@@ -1,11 +1,13 @@
 // GitHub's own example webhook payloads (@octokit/webhooks-examples), adapted per test, signed the way
-// GitHub signs them; and an in-memory InstancePort that records what the GitHub layer asked for.
+// GitHub signs them; and an in-memory fake of the instance service's GitHub side that records what the
+// GitHub layer asked for.
 import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
-import type { Logger } from '../../controller/domain/ports.js';
-import type { InstancePort, InstanceView } from '../../controller/github/ports.js';
-import type { InstanceStatus } from '../../controller/http/contract.js';
+import type { InstanceService } from '../../controller/app/ports.js';
+import type { Logger } from '../../controller/domain/logger.js';
+import { assertOwner, formatOwner, pullPrefix } from '../../controller/domain/owner.js';
+import type { Connection, InstanceRecord, InstanceStatus, InstanceView } from '../../controller/domain/types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -77,17 +79,33 @@ export function webhookRequest(event: string, payload: unknown, o: { secret: str
   return { method: 'POST', body, headers };
 }
 
-export interface FakeInstancePort extends InstancePort {
-  /** every call, in order */
+type GitHubSide = Pick<InstanceService, 'create' | 'destroyOwner' | 'resetOwner' | 'viewsOf' | 'pullRequestViews' | 'onChange'>;
+
+export interface FakeInstancePort extends GitHubSide {
+  /** every call, in order (create is recorded as ensure: what the GitHub layer asks for) */
   calls: { op: 'ensure' | 'destroyOwner' | 'resetOwner'; owner: string; template?: string }[];
-  /** live instances (not destroyed), optionally of one owner */
-  live(owner?: string): InstanceView[];
-  /** hold every ensure until the returned release() is called (a slow create) */
+  /** live instances (not destroyed), optionally of one owner key */
+  live(owner?: string): InstanceRecord[];
+  /** creates (get-or-create) an instance for an owner key given as text, as a test's set-up */
+  ensure(req: { owner: string; template: string }): Promise<{ instance: InstanceView; created: boolean }>;
+  /** hold every create until the returned release() is called (a slow create) */
   holdEnsures(): () => void;
   /** move an instance to `status`, announcing the change like the reconciler does */
-  setStatus(id: string, status: InstanceStatus, extra?: Partial<InstanceView>): InstanceView;
-  /** make ensure fail for this template */
+  setStatus(id: string, status: InstanceStatus, extra?: { connection?: Connection | null; error?: string }): InstanceView;
+  /** make create fail for this template */
   failTemplate(template: string | null): void;
+}
+
+/** A domain InstanceView from flat fields, for tests. */
+export function makeView(over: Partial<InstanceRecord> & { connection?: Connection | null; dataAsOf?: Date | null } = {}): InstanceView {
+  const { connection = null, dataAsOf = new Date('2024-05-01T10:00:00.000Z'), ...rec } = over;
+  const instance: InstanceRecord = {
+    id: 'i1', name: 'instance', owner: 'api:test', template: 'chinook', engine: 'postgres', versionId: 'v1', pinnedVersionId: null,
+    status: 'provisioning', desired: 'present', port: null, password: 'pw', containerId: null, error: null, generation: 0,
+    appliedGeneration: 0, expiresAt: null, createdAt: new Date('2024-05-02T08:00:00.000Z'), readyAt: null, destroyedAt: null,
+    ...rec,
+  };
+  return { instance, dataAsOf, connection };
 }
 
 export function createFakeInstancePort(): FakeInstancePort {
@@ -98,17 +116,36 @@ export function createFakeInstancePort(): FakeInstancePort {
   let failing: string | null = null;
   let seq = 0;
   const emit = (v: InstanceView) => listeners.forEach((l) => l(structuredClone(v)));
-  const isLive = (v: InstanceView) => v.status !== 'destroyed';
+  const isLive = (v: InstanceView) => v.instance.status !== 'destroyed';
+  const liveOf = (owner: string) => [...all.values()].filter((v) => isLive(v) && v.instance.owner === owner);
 
   const destroy = (v: InstanceView) => {
-    v.status = 'destroyed';
+    v.instance.status = 'destroyed';
     v.connection = null;
     emit(v);
   };
 
+  const create: GitHubSide['create'] = async ({ owner: key, template }) => {
+    const owner = formatOwner(key);
+    calls.push({ op: 'ensure', owner, template });
+    if (gate) await gate;
+    if (template === failing) throw new Error(`template ${template} is not ready`);
+    const existing = liveOf(owner).find((v) => v.instance.template === template);
+    if (existing) return { instance: structuredClone(existing.instance), created: false };
+    const id = `i${++seq}`;
+    const v = makeView({ id, name: `pr-${key.kind === 'pull' ? key.number : seq}-${template}`, owner, template, createdAt: new Date() });
+    all.set(id, v);
+    emit(v);
+    return { instance: structuredClone(v.instance), created: true };
+  };
+
   return {
     calls,
-    live: (owner) => [...all.values()].filter((v) => isLive(v) && (!owner || v.owner === owner)),
+    live: (owner) => [...all.values()].filter((v) => isLive(v) && (!owner || v.instance.owner === owner)).map((v) => structuredClone(v.instance)),
+    async ensure({ owner, template }) {
+      const r = await create({ owner: assertOwner(owner), template });
+      return { instance: structuredClone(all.get(r.instance.id)!), created: r.created };
+    },
     holdEnsures() {
       let release = () => {};
       gate = new Promise<void>((r) => (release = r));
@@ -123,46 +160,31 @@ export function createFakeInstancePort(): FakeInstancePort {
     setStatus(id, status, extra = {}) {
       const v = all.get(id);
       if (!v) throw new Error(`no instance ${id}`);
-      Object.assign(v, extra, { status });
+      v.instance.status = status;
+      if (extra.error !== undefined) v.instance.error = extra.error;
+      if (extra.connection !== undefined) v.connection = extra.connection;
       emit(v);
       return structuredClone(v);
     },
-    async ensure({ owner, template }) {
-      calls.push({ op: 'ensure', owner, template });
-      if (gate) await gate;
-      if (template === failing) throw new Error(`template ${template} is not ready`);
-      const existing = [...all.values()].find((v) => isLive(v) && v.owner === owner && v.template === template);
-      if (existing) return { instance: structuredClone(existing), created: false };
-      const id = `i${++seq}`;
-      const v: InstanceView = {
-        id,
-        name: `pr-${owner.split('#')[1] ?? seq}-${template}`,
-        owner,
-        template,
-        templateVersion: 'v1',
-        status: 'provisioning',
-        expiresAt: null,
-        createdAt: new Date().toISOString(),
-        readyAt: null,
-        connection: null,
-        dataAsOf: '2024-05-01T10:00:00.000Z',
-      };
-      all.set(id, v);
-      emit(v);
-      return { instance: structuredClone(v), created: true };
-    },
-    async destroyOwner(owner) {
+    create,
+    async destroyOwner(key) {
+      const owner = formatOwner(key);
       calls.push({ op: 'destroyOwner', owner });
-      const victims = [...all.values()].filter((v) => isLive(v) && v.owner === owner);
+      const victims = liveOf(owner);
       victims.forEach(destroy);
       return victims.length;
     },
-    async resetOwner(owner) {
+    async resetOwner(key) {
+      const owner = formatOwner(key);
       calls.push({ op: 'resetOwner', owner });
-      return [...all.values()].filter((v) => isLive(v) && v.owner === owner).length;
+      return liveOf(owner).length;
     },
-    async listByOwnerPrefix(prefix) {
-      return [...all.values()].filter((v) => isLive(v) && v.owner.startsWith(prefix)).map((v) => structuredClone(v));
+    async viewsOf(key) {
+      return liveOf(formatOwner(key)).map((v) => structuredClone(v));
+    },
+    async pullRequestViews(repo) {
+      const prefix = pullPrefix(repo);
+      return [...all.values()].filter((v) => isLive(v) && v.instance.owner.startsWith(prefix)).map((v) => structuredClone(v));
     },
     onChange(listener) {
       listeners.add(listener);

@@ -16,7 +16,9 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError, isAppError } from '../../controller/domain/errors.js';
 import { canAccess, createOidcVerifier, ownerForIdentity } from '../../controller/github/oidc.js';
-import type { CreateInstanceResponse, InstanceDto } from '../../controller/http/contract.js';
+import type { CreateInstanceResponse, InstanceDto, OwnerSpec } from '../../controller/contract.js';
+import { formatOwner, type OwnerKey } from '../../controller/domain/owner.js';
+import { ownerFromRequest } from '../../controller/http/present.js';
 import { runActionStep } from '../helpers/action-runner.js';
 import { pullRequestClaims, pushClaims, startOidcIssuer, type TestOidcIssuer } from '../helpers/oidc-issuer.js';
 
@@ -40,12 +42,12 @@ async function startStandIn(iss: TestOidcIssuer) {
   const calls: Call[] = [];
   let n = 0;
 
-  const ownerOf = async (c: Context, template?: string, asked?: string) => {
+  const ownerOf = async (c: Context, template?: string, asked?: OwnerSpec | string): Promise<OwnerKey> => {
     const token = (c.req.header('authorization') ?? '').replace(/^Bearer /, '');
-    if (token === ADMIN) return asked ?? 'api:admin';
+    if (token === ADMIN) return ownerFromRequest(asked, 'admin');
     return ownerForIdentity(await verifier.verify(token), repos, template);
   };
-  const find = (owner: string, id: string) => {
+  const find = (owner: OwnerKey, id: string) => {
     const inst = instances.get(id);
     if (!inst || inst.status === 'destroyed' || !canAccess(owner, inst.owner)) throw new AppError('not_found', `no instance ${id}`);
     return inst;
@@ -58,8 +60,9 @@ async function startStandIn(iss: TestOidcIssuer) {
       : c.json({ error: { code: 'internal', message: e.message } }, 500),
   );
   app.post('/api/v1/instances', async (c) => {
-    const body = await c.req.json<{ template: string; owner?: string }>();
-    const owner = await ownerOf(c, body.template, body.owner);
+    const body = await c.req.json<{ template: string; owner?: OwnerSpec | string }>();
+    const key = await ownerOf(c, body.template, body.owner);
+    const owner = formatOwner(key);
     calls.push({ method: 'POST', path: c.req.path, owner });
     if (body.template === 'missing') throw new AppError('not_found', `template ${body.template} does not exist`);
     let inst = [...instances.values()].find((i) => i.owner === owner && i.template === body.template && i.status !== 'destroyed');
@@ -70,7 +73,7 @@ async function startStandIn(iss: TestOidcIssuer) {
       const password = `S3cr/t+${randomUUID().slice(0, 8)}@x`;
       const ready = body.template !== 'slow';
       inst = {
-        id, name: `inst-${n}`, owner, template: body.template, templateVersion: ready ? 'v7' : null,
+        id, name: `inst-${n}`, owner, ownerKind: key.kind, template: body.template, templateVersion: ready ? 'v7' : null,
         status: ready ? 'ready' : 'provisioning', expiresAt: null, createdAt: new Date().toISOString(), readyAt: null,
         connection: { host: '127.0.0.1', port, user: 'app', password, database: 'chinook',
           url: `postgres://app:${encodeURIComponent(password)}@127.0.0.1:${port}/chinook` },
@@ -84,12 +87,12 @@ async function startStandIn(iss: TestOidcIssuer) {
   });
   app.post('/api/v1/instances/:id/reset', async (c) => {
     const owner = await ownerOf(c);
-    calls.push({ method: 'RESET', path: c.req.path, owner });
+    calls.push({ method: 'RESET', path: c.req.path, owner: formatOwner(owner) });
     return c.json(find(owner, c.req.param('id')));
   });
   app.delete('/api/v1/instances/:id', async (c) => {
     const owner = await ownerOf(c);
-    calls.push({ method: 'DELETE', path: c.req.path, owner });
+    calls.push({ method: 'DELETE', path: c.req.path, owner: formatOwner(owner) });
     find(owner, c.req.param('id')).status = 'destroyed';
     return c.body(null, 204);
   });

@@ -4,7 +4,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createGitHubClient, type GitHubClientOptions } from '../../controller/github/client.js';
 import { COMMENT_MARKER, createCommentUpdater } from '../../controller/github/comment.js';
-import type { InstanceView } from '../../controller/github/ports.js';
+import type { Clock } from '../../controller/lib/clock.js';
+import { assertOwner } from '../../controller/domain/owner.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
 import { createFakeInstancePort, createMemoryLogger } from '../helpers/webhook-fixtures.js';
 
@@ -21,7 +22,7 @@ function options(gh: FakeGitHub, over: Partial<GitHubClientOptions> = {}) {
     token: TOKEN,
     appId: null,
     privateKey: null,
-    sleep: async (ms) => void waits.push(ms),
+    clock: { now: () => Date.now(), sleep: async (ms) => void waits.push(ms) } satisfies Clock,
     ...over,
   };
   return { opts, waits };
@@ -39,9 +40,9 @@ async function lifecycle(instances: ReturnType<typeof createFakeInstancePort>, u
   const { instance } = await instances.ensure({ owner: OWNER, template: 'chinook' });
   await snap();
   const connection = { host: 'db.example.com', port: 32771, user: 'myaas_i1', password: PASSWORD, database: 'chinook', url: `postgres://myaas_i1:${PASSWORD}@db.example.com:32771/chinook` };
-  instances.setStatus(instance.id, 'ready', { connection } as Partial<InstanceView>);
+  instances.setStatus(instance.instance.id, 'ready', { connection });
   await snap();
-  await instances.destroyOwner(OWNER);
+  await instances.destroyOwner(assertOwner(OWNER));
   await snap();
   return bodies;
 }

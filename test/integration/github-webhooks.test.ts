@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
-import type { DeliveryLog } from '../../controller/github/ports.js';
+import type { DeliveryLog } from '../../controller/app/ports.js';
 import { createWebhookRoutes } from '../../controller/http/webhooks.js';
 import {
   createFakeInstancePort,
@@ -21,7 +21,7 @@ const OWNER = 'gh:codertocat/hello-world#2';
 function memoryDeliveries() {
   const seen = new Set<string>();
   const forgotten: string[] = [];
-  const log: DeliveryLog & { forget(id: string): Promise<void>; forgotten: string[] } = {
+  const log: DeliveryLog & { forgotten: string[] } = {
     forgotten,
     async firstTime(id) {
       if (seen.has(id)) return false;

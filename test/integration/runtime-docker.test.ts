@@ -11,7 +11,8 @@ import { AppError } from '../../controller/domain/errors.js';
 import { createRuntime } from '../../controller/runtime/index.js';
 import { createDockerRuntime } from '../../controller/runtime/docker.js';
 import type { ContainerSpec } from '../../controller/runtime/runtime.js';
-import { retryUntil } from '../../controller/runtime/wait.js';
+import { systemClock } from '../../controller/lib/clock.js';
+import { retry } from '../../controller/lib/retry.js';
 
 const IMAGE = 'myaas-local/postgres:15';
 const LABEL = { 'myaas.test': 'runtime' };
@@ -143,13 +144,13 @@ describe('docker runtime', () => {
     );
     expect(hostPort).toBeNull();
     // The trap is set after the echoes, so seeing them in the logs means the trap is in place.
-    const out = await retryUntil(
+    const out = await retry(
       async () => {
         const text = await runtime.logs(id);
         if (!text.includes('complaint')) throw new Error(`logs so far: ${JSON.stringify(text)}`);
         return text;
       },
-      { deadline: Date.now() + 60_000, intervalMs: 20, what: 'the test container printing its greeting' },
+      { clock: systemClock(), deadline: Date.now() + 60_000, delay: 20, what: 'the test container printing its greeting' },
     );
     expect(out).toContain('started\n');
     expect(out).toContain('complaint\n');

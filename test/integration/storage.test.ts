@@ -7,7 +7,7 @@ import {
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageName } from '../../controller/domain/types.js';
-import { createCommandRunner } from '../../controller/storage/command.js';
+import { createCommandRunner } from '../../controller/host/command.js';
 import { fsTypeOf } from '../../controller/storage/common.js';
 import { checkStorage, detectStorage } from '../../controller/storage/detect.js';
 import { createStorage, resolveStorage } from '../../controller/storage/index.js';

@@ -8,7 +8,7 @@ import { POOLS, psql, requireDocker, requirePool } from '../helpers/testbed.js';
 
 describe('warm pool', () => {
   let t: TestController;
-  const warm = async () => (await t.controller.store.listLive('pool:')).filter((i) => i.template === 'chinook');
+  const warm = async () => (await t.controller.store.listLive({ ownerPrefix: 'pool:' })).filter((i) => i.template === 'chinook');
   async function untilWarm(n: number, version: string) {
     const deadline = Date.now() + 90_000;
     for (;;) {

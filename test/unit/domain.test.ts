@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../controller/domain/errors.js';
-import { assertInstanceName, assertOwnerKey, assertTemplateName, defaultInstanceName } from '../../controller/domain/names.js';
+import { assertInstanceName, assertTemplateName } from '../../controller/domain/names.js';
+import { assertOwner, defaultInstanceName, formatOwner, parseOwner, poolOwner } from '../../controller/domain/owner.js';
 import { planDatabase, tail } from '../../controller/domain/templates.js';
 
 describe('names', () => {
@@ -15,14 +16,10 @@ describe('names', () => {
   it.each(['under_score', 'UP', '../etc', ''])('refuses instance name %j', (n) => {
     expect(() => assertInstanceName(n)).toThrow(/invalid instance name/);
   });
-  it('knows the owner key forms', () => {
-    for (const k of ['gh:octo/app#12', 'gh:octo/app@run-55-1', 'api:alice']) expect(assertOwnerKey(k)).toBe(k);
-    for (const k of ['gh:octo#1', 'octo/app#1', 'api:', 'gh:o/r#x']) expect(() => assertOwnerKey(k)).toThrow(AppError);
-  });
   it('derives readable default instance names', () => {
-    expect(defaultInstanceName('gh:octo/app#12', 'chinook')).toBe('pr-12-chinook');
-    expect(defaultInstanceName('gh:octo/app@run-55-1', 'big_data')).toBe('run-55-1-big-data');
-    expect(defaultInstanceName('api:Alice', 'chinook')).toBe('alice-chinook');
+    expect(defaultInstanceName(assertOwner('gh:octo/app#12'), 'chinook')).toBe('pr-12-chinook');
+    expect(defaultInstanceName(assertOwner('gh:octo/app@run-55-1'), 'big_data')).toBe('run-55-1-big-data');
+    expect(defaultInstanceName(assertOwner('api:Alice'), 'chinook')).toBe('alice-chinook');
   });
 });
 
@@ -52,5 +49,24 @@ describe('planDatabase', () => {
   });
   it('tail keeps the last lines of tool output', () => {
     expect(tail('a\nb\nc\nd', 2)).toBe('c\nd');
+  });
+});
+
+describe('owner keys', () => {
+  it('reads and writes the four forms, unchanged', () => {
+    for (const k of ['gh:octo/app#12', 'gh:octo/app@run-55-1', 'gh:octo/app@run-55', 'api:alice', 'api:ci@example.com', 'pool:iabc123def456']) {
+      expect(formatOwner(assertOwner(k))).toBe(k);
+    }
+    expect(parseOwner('gh:octo/app#12')).toEqual({ kind: 'pull', repo: 'octo/app', number: 12 });
+    expect(parseOwner('gh:octo/app@run-55-2')).toEqual({ kind: 'run', repo: 'octo/app', runId: '55', attempt: '2' });
+    expect(parseOwner('pool:iabc')).toEqual({ kind: 'pool', id: 'iabc' });
+    expect(formatOwner(poolOwner('iabc123def456'))).toBe('pool:iabc123def456');
+  });
+  it('lowercases repositories, as GitHub names are case-insensitive', () => {
+    expect(formatOwner(assertOwner('gh:Octo/App#3'))).toBe('gh:octo/app#3');
+  });
+  it.each(['gh:octo#1', 'octo/app#1', 'api:', 'gh:o/r#x', 'pool:', 'pool:../x', 'gh:o/r@run-x', ''])('refuses %j', (k) => {
+    expect(() => assertOwner(k)).toThrow(AppError);
+    expect(parseOwner(k)).toBeNull();
   });
 });

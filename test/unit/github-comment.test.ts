@@ -1,23 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { GitHubClient, IssueComment } from '../../controller/github/client.js';
 import { COMMENT_MARKER, createCommentUpdater, renderComment } from '../../controller/github/comment.js';
-import type { InstanceView } from '../../controller/github/ports.js';
-import { createFakeInstancePort, createMemoryLogger } from '../helpers/webhook-fixtures.js';
+import type { InstanceView } from '../../controller/domain/types.js';
+import { createFakeInstancePort, createMemoryLogger, makeView } from '../helpers/webhook-fixtures.js';
 
 const OWNER = 'gh:octo/app#12';
 
-function view(over: Partial<InstanceView> = {}): InstanceView {
-  return {
+function view(over: Parameters<typeof makeView>[0] = {}): InstanceView {
+  return makeView({
     id: 'i1',
     name: 'pr-12-chinook',
     owner: OWNER,
     template: 'chinook',
-    templateVersion: 'v1',
+    versionId: 'v1',
     status: 'ready',
     expiresAt: null,
-    createdAt: '2024-05-02T08:00:00.000Z',
-    readyAt: '2024-05-02T08:00:01.000Z',
-    dataAsOf: '2024-05-01T10:00:00.000Z',
+    createdAt: new Date('2024-05-02T08:00:00.000Z'),
+    readyAt: new Date('2024-05-02T08:00:01.000Z'),
+    dataAsOf: new Date('2024-05-01T10:00:00.000Z'),
     connection: {
       host: 'db.example.com',
       port: 32768,
@@ -27,7 +27,7 @@ function view(over: Partial<InstanceView> = {}): InstanceView {
       url: 'postgres://myaas_u1:s3cret-pw@db.example.com:32768/chinook',
     },
     ...over,
-  };
+  });
 }
 
 /** An in-memory GitHubClient: comments per PR, with a switch to make every call fail. */
@@ -101,7 +101,7 @@ describe('renderComment', () => {
   });
 
   it('shows an expiry time when there is one, and is deterministic', () => {
-    const input = { owner: OWNER, instances: [view({ expiresAt: '2024-06-01T00:00:00Z' })], showPassword: false };
+    const input = { owner: OWNER, instances: [view({ expiresAt: new Date('2024-06-01T00:00:00Z') })], showPassword: false };
     expect(renderComment(input)).toContain('| expires | 2024-06-01 00:00 UTC |');
     expect(renderComment(input)).toBe(renderComment(input));
   });
@@ -143,7 +143,7 @@ describe('createCommentUpdater', () => {
     const { client, state } = memoryClient();
     const updater = createCommentUpdater({ client, log: createMemoryLogger(), commentPassword: false });
     await updater.onChange(view());
-    await updater.onChange(view({ readyAt: '2024-05-02T08:00:02.000Z' }));
+    await updater.onChange(view({ readyAt: new Date('2024-05-02T08:00:02.000Z') }));
     expect(state.calls).toEqual(['find', 'create']);
   });
 

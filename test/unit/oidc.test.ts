@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../controller/domain/errors.js';
+import { assertOwner, formatOwner } from '../../controller/domain/owner.js';
 import { canAccess, createOidcVerifier, ownerForIdentity, type OidcIdentity } from '../../controller/github/oidc.js';
 import { pullRequestClaims, pushClaims, startOidcIssuer, type TestOidcIssuer } from '../helpers/oidc-issuer.js';
 
@@ -51,18 +52,18 @@ describe('OIDC verification', () => {
       sub: 'repo:Octo/App:pull_request',
       actor: 'octocat',
     });
-    expect(ownerForIdentity(id, repos)).toBe('gh:octo/app#12');
-    expect(ownerForIdentity(id, repos, 'sakila')).toBe('gh:octo/app#12');
-    expect(ownerForIdentity({ ...id, ref: 'refs/pull/12/head' }, repos)).toBe('gh:octo/app#12');
+    expect(formatOwner(ownerForIdentity(id, repos))).toBe('gh:octo/app#12');
+    expect(formatOwner(ownerForIdentity(id, repos, 'sakila'))).toBe('gh:octo/app#12');
+    expect(formatOwner(ownerForIdentity({ ...id, ref: 'refs/pull/12/head' }, repos))).toBe('gh:octo/app#12');
   });
 
   it('maps a push token to the run (and attempt) owner key', async () => {
     const verifier = createOidcVerifier({ issuer: iss.issuer, audience: 'myaas', jwksUrl: iss.jwksUrl });
     const id = await verifier.verify(await iss.mint({ claims: pushClaims('octo/app', '555', '3') }));
     expect(id.ref).toBe('refs/heads/main');
-    expect(ownerForIdentity(id, repos, 'chinook')).toBe('gh:octo/app@run-555-3');
+    expect(formatOwner(ownerForIdentity(id, repos, 'chinook'))).toBe('gh:octo/app@run-555-3');
     // a branch named like a pull request ref is not one
-    expect(ownerForIdentity({ ...id, ref: 'refs/heads/refs/pull/1/merge' }, repos)).toBe('gh:octo/app@run-555-3');
+    expect(formatOwner(ownerForIdentity({ ...id, ref: 'refs/heads/refs/pull/1/merge' }, repos))).toBe('gh:octo/app@run-555-3');
   });
 
   it('caches the keys across verifications', async () => {
@@ -147,9 +148,9 @@ describe('owner keys and access', () => {
   });
 
   it('lets a token reach only its own owner key', () => {
-    expect(canAccess('gh:octo/app#7', 'gh:octo/app#7')).toBe(true);
-    expect(canAccess('gh:octo/app#7', 'gh:octo/app#70')).toBe(false);
-    expect(canAccess('gh:octo/app#7', 'gh:octo/other#7')).toBe(false);
-    expect(canAccess('gh:octo/app@run-5-1', 'gh:octo/app@run-5-2')).toBe(false);
+    expect(canAccess(assertOwner('gh:octo/app#7'), 'gh:octo/app#7')).toBe(true);
+    expect(canAccess(assertOwner('gh:octo/app#7'), 'gh:octo/app#70')).toBe(false);
+    expect(canAccess(assertOwner('gh:octo/app#7'), 'gh:octo/other#7')).toBe(false);
+    expect(canAccess(assertOwner('gh:octo/app@run-5-1'), 'gh:octo/app@run-5-2')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandError, createCommandRunner } from '../../controller/storage/command.js';
+import { CommandError, createCommandRunner } from '../../controller/host/command.js';
 
 const runner = createCommandRunner();
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../controller/domain/errors.js';
-import type { CommandRunner } from '../../controller/domain/ports.js';
+import type { CommandRunner } from '../../controller/domain/command.js';
 import type { StorageName } from '../../controller/domain/types.js';
 import { createStorage, resolveStorage } from '../../controller/storage/index.js';
 

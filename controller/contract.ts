@@ -1,4 +1,5 @@
-// The HTTP API's shapes (v1), shared with the Action. Types only: no runtime code.
+// The HTTP API's shapes (v1), shared with the Action and the CLI. A leaf: types only, no runtime
+// code, and nothing of the controller's core depends on it (http/present.ts maps to and from it).
 
 export type InstanceStatus = 'provisioning' | 'ready' | 'failed' | 'destroying' | 'destroyed';
 export type VersionStatus = 'importing' | 'ready' | 'failed' | 'retired';
@@ -13,10 +14,21 @@ export interface ConnectionDto {
   url: string;
 }
 
+/** Who an instance belongs to, as the API takes it from admins (OIDC callers get theirs from the token). */
+export type OwnerSpec =
+  | { kind: 'pull'; repository: string; number: number }
+  | { kind: 'run'; repository: string; runId: string; attempt?: string }
+  | { kind: 'api'; name: string };
+
+export type OwnerKind = 'pull' | 'run' | 'api' | 'pool';
+
 export interface InstanceDto {
   id: string;
   name: string;
+  /** the owner key, e.g. gh:octo/app#12, gh:octo/app@run-55-1, api:alice */
   owner: string;
+  /** pull: until the pull request closes; run: until the run's post step (or its TTL); api: until removed or expired */
+  ownerKind: OwnerKind;
   template: string;
   /** template version id the instance was cloned from (null until cloned) */
   templateVersion: string | null;
@@ -37,8 +49,8 @@ export interface CreateInstanceRequest {
   name?: string;
   /** lifetime: seconds, or a duration such as "2h", "30m", "1d" */
   ttl?: number | string;
-  /** admin tokens only: create on behalf of this owner key */
-  owner?: string;
+  /** admin tokens only: create on behalf of this owner (a spec, or an owner key as text) */
+  owner?: OwnerSpec | string;
 }
 
 /** POST /api/v1/instances response: 201 when created, 200 when it existed. */

@@ -2,7 +2,7 @@
 // so no path or name ever passes through a shell.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { CommandRunner, ExecResult } from '../domain/ports.js';
+import type { CommandRunner, ExecResult } from '../domain/command.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OpenPull } from '../../controller/github/client.js';
 import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
-import { createPullRequestSweep } from '../../controller/github/sweep.js';
+import { createPullRequestSweep } from '../../controller/github/pull-sync.js';
 import { createFakeInstancePort, createMemoryLogger } from '../helpers/webhook-fixtures.js';
 
 const REPO = 'octo/app';

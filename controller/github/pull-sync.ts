@@ -1,14 +1,15 @@
 // A lost webhook must neither leak an instance nor starve a pull request: compare open pull requests
 // with live instances now and then, and converge through the same handler the webhooks use.
 import { messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
+import type { Logger } from '../domain/logger.js';
+import { formatOwner, parseOwner } from '../domain/owner.js';
+import type { InstanceService } from '../app/ports.js';
 import type { GitHubClient } from './client.js';
-import type { InstancePort } from './ports.js';
-import { parsePullOwnerKey, pullOwnerKey, type PullRequestHandler } from './pull-requests.js';
+import type { PullRequestHandler } from './pull-requests.js';
 
 export interface PullRequestSweepDeps {
   client: Pick<GitHubClient, 'listOpenPulls'>;
-  instances: Pick<InstancePort, 'listByOwnerPrefix'>;
+  instances: Pick<InstanceService, 'pullRequestViews'>;
   /** the webhook handler: it applies the fork rule and orders against webhooks in flight */
   pullRequests: PullRequestHandler;
   /** `owner/repo` (lowercase) → templates */
@@ -38,13 +39,12 @@ export function createPullRequestSweep(deps: PullRequestSweepDeps): PullRequestS
 
   async function sweepRepo(fullName: string, sum: SweepSummary): Promise<void> {
     const [owner, repo] = fullName.split('/');
-    const prefix = `gh:${fullName}#`;
     // Instances first, pulls second: an instance a webhook creates after this listing is not judged
     // against an older list of pulls that cannot contain its pull request yet.
     let live;
     let open;
     try {
-      live = await deps.instances.listByOwnerPrefix(prefix);
+      live = await deps.instances.pullRequestViews(fullName);
       open = await deps.client.listOpenPulls({ owner, repo });
     } catch (e) {
       // Without the list, every instance would look orphaned: do nothing rather than destroy.
@@ -66,7 +66,7 @@ export function createPullRequestSweep(deps: PullRequestSweepDeps): PullRequestS
         });
         if (out.result === 'ensured' && out.created > 0) {
           sum.ensured += out.created;
-          log.info({ owner: out.owner, created: out.created }, 'sweep created missing instances');
+          log.info({ owner: formatOwner(out.owner), created: out.created }, 'sweep created missing instances');
         }
       } catch (e) {
         sum.errors++;
@@ -74,30 +74,28 @@ export function createPullRequestSweep(deps: PullRequestSweepDeps): PullRequestS
       }
     }
 
-    const orphaned = new Set(
-      live.map((v) => v.owner).filter((o) => {
-        const pr = parsePullOwnerKey(o);
-        return o.startsWith(prefix) && pr !== null && !openNumbers.has(pr.number);
-      }),
-    );
-    for (const o of orphaned) {
-      const pr = parsePullOwnerKey(o) as { number: number };
+    const orphaned = new Set<number>();
+    for (const v of live) {
+      const k = parseOwner(v.instance.owner);
+      if (k?.kind === 'pull' && k.repo === fullName && !openNumbers.has(k.number)) orphaned.add(k.number);
+    }
+    for (const number of orphaned) {
       try {
         // Dated at listing time, so a reopen that GitHub reports after our listing still wins.
         const out = await deps.pullRequests.handle({
           action: 'closed',
-          number: pr.number,
+          number,
           repo: fullName,
           headRepo: fullName,
           updatedAt: listedAt,
         });
         if (out.result === 'destroyed') {
           sum.destroyed += out.count;
-          log.info({ owner: pullOwnerKey(fullName, pr.number), count: out.count }, 'sweep destroyed instances of a closed pull request');
+          log.info({ owner: formatOwner(out.owner), count: out.count }, 'sweep destroyed instances of a closed pull request');
         }
       } catch (e) {
         sum.errors++;
-        log.warn({ owner: o, err: messageOf(e) }, 'sweep could not destroy instances');
+        log.warn({ repo: fullName, pr: number, err: messageOf(e) }, 'sweep could not destroy instances');
       }
     }
   }

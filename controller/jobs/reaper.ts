@@ -1,34 +1,41 @@
 // The periodic and start-up pass: interrupted imports, orphan containers and clones both ways,
 // expired instances, unused old template versions. Then every live instance is converged.
-import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf } from '../domain/errors.js';
-import type { Logger } from '../domain/ports.js';
-import type { Store } from '../db/store.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Storage } from '../storage/storage.js';
-import type { Importer } from './importer.js';
-import type { Paths } from './paths.js';
-import type { Reconciler } from './reconciler.js';
+import { homeSelector, LABEL, roleOf } from '../domain/labels.js';
+import type { Paths } from '../domain/layout.js';
+import type { Clock, HostFiles, Importer, InstanceChanges, Logger, Reconciler, Runtime, Storage, Store } from '../app/ports.js';
 
-export interface SweepDeps {
+export interface ReaperDeps {
   store: Store;
   runtime: Runtime;
   storage: Storage;
+  files: HostFiles;
   importer: Pick<Importer, 'isRunning'>;
   reconciler: Pick<Reconciler, 'wake'>;
+  changes: InstanceChanges;
   paths: Paths;
+  clock: Clock;
   home: string;
   log: Logger;
 }
 
-const list = async (dir: string) => readdir(dir).catch(() => [] as string[]);
+export interface ReapReport {
+  removed: string[];
+  expired: number;
+  interrupted: number;
+}
 
-export function createSweep(deps: SweepDeps) {
-  const { store, runtime, storage, paths, log } = deps;
-  let running: Promise<SweepReport> | null = null;
+export interface Reaper {
+  /** One pass; concurrent callers share it. */
+  run(): Promise<ReapReport>;
+}
 
-  async function removeDir(path: string, why: string, report: SweepReport) {
+export function createReaper(deps: ReaperDeps): Reaper {
+  const { store, runtime, storage, paths, log, files } = deps;
+  let running: Promise<ReapReport> | null = null;
+
+  async function removeDir(path: string, why: string, report: ReapReport) {
     try {
       await storage.remove(path);
       report.removed.push(path);
@@ -38,13 +45,13 @@ export function createSweep(deps: SweepDeps) {
     }
   }
 
-  async function once(): Promise<SweepReport> {
-    const report: SweepReport = { removed: [], expired: 0, interrupted: 0 };
+  async function once(): Promise<ReapReport> {
+    const report: ReapReport = { removed: [], expired: 0, interrupted: 0 };
     // What exists, listed before what is wanted, so anything created meanwhile is seen as wanted.
-    const containers = await runtime.list({ 'myaas.home': deps.home });
-    const cloneDirs = await list(paths.instancesDir);
-    const templateDirs = await list(paths.templatesDir);
-    const stagingDirs = await list(paths.stagingRoot);
+    const containers = await runtime.list(homeSelector(deps.home));
+    const cloneDirs = await files.list(paths.instancesDir);
+    const templateDirs = await files.list(paths.templatesDir);
+    const stagingDirs = await files.list(paths.stagingRoot);
 
     for (const v of await store.listVersions({ status: ['importing'] })) {
       if (deps.importer.isRunning(v.id)) continue;
@@ -58,20 +65,17 @@ export function createSweep(deps: SweepDeps) {
 
     const live = new Map((await store.listLive()).map((i) => [i.id, i]));
     for (const c of containers) {
-      const role = c.labels['myaas.role'];
-      if (role === 'import') {
-        if (!deps.importer.isRunning(c.labels['myaas.version'] ?? '')) {
-          await runtime.remove(c.id);
-          report.removed.push(`container ${c.name}`);
-        }
-      } else if (role === 'instance') {
-        const i = live.get(c.labels['myaas.instance'] ?? '');
-        const stale = i && i.status === 'ready' && i.containerId && i.containerId !== c.id;
-        if (!i || stale) {
-          await runtime.remove(c.id);
-          report.removed.push(`container ${c.name}`);
-          log.warn({ container: c.name }, 'removed orphan container');
-        }
+      const role = roleOf(c.labels);
+      let orphan = false;
+      if (role === 'import') orphan = !deps.importer.isRunning(c.labels[LABEL.version] ?? '');
+      else if (role === 'instance') {
+        const i = live.get(c.labels[LABEL.instance] ?? '');
+        orphan = !i || (i.status === 'ready' && i.containerId !== null && i.containerId !== c.id);
+      }
+      if (orphan) {
+        await runtime.remove(c.id);
+        report.removed.push(`container ${c.name}`);
+        log.warn({ container: c.name }, 'removed orphan container');
       }
     }
     for (const id of cloneDirs) {
@@ -81,37 +85,30 @@ export function createSweep(deps: SweepDeps) {
     const versions = new Map((await store.listVersions()).map((v) => [v.id, v]));
     const inUse = await store.versionsInUse();
     for (const t of templateDirs) {
-      for (const vid of await list(join(paths.templatesDir, t))) {
+      for (const vid of await files.list(join(paths.templatesDir, t))) {
         const v = versions.get(vid);
         const keep = v && (v.status === 'ready' || (v.status === 'importing' && deps.importer.isRunning(vid)) || (v.status === 'retired' && inUse.has(vid)));
         if (!keep) await removeDir(join(paths.templatesDir, t, vid), v ? `version ${v.status} and unused` : 'version unknown to the state DB', report);
       }
     }
     for (const vid of stagingDirs) {
-      if (!deps.importer.isRunning(vid)) await rm(join(paths.stagingRoot, vid), { recursive: true, force: true });
+      if (!deps.importer.isRunning(vid)) await files.removeTree(join(paths.stagingRoot, vid));
     }
 
-    const now = new Date();
-    for (const i of await store.expired(now)) {
+    for (const i of await store.expired(new Date(deps.clock.now()))) {
       report.expired++;
       log.info({ instance: i.id, name: i.name, expiresAt: i.expiresAt }, 'instance expired; destroying');
       await store.updateInstance(i.id, { desired: 'absent' });
+      deps.changes.publish(i.id);
     }
     await Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));
     return report;
   }
 
   return {
-    /** One pass; concurrent callers share it. */
-    run(): Promise<SweepReport> {
-      if (!running) running = once().finally(() => (running = null));
+    run() {
+      running ??= once().finally(() => (running = null));
       return running;
     },
   };
-}
-
-export interface SweepReport {
-  removed: string[];
-  expired: number;
-  interrupted: number;
 }

@@ -1,0 +1,184 @@
+// What callers (HTTP API, GitHub, CLI) may ask of instances. Records intent in the state DB and wakes
+// the reconciler; never talks to Docker or the pool itself.
+import { AppError, UniqueViolation } from '../domain/errors.js';
+import { isSettled } from '../domain/lifecycle.js';
+import { pickPort, type PortRange } from '../domain/port-range.js';
+import { assertInstanceName, assertTemplateName } from '../domain/names.js';
+import { defaultInstanceName, formatOwner, parseOwner, POOL_PREFIX, pullPrefix } from '../domain/owner.js';
+import type { Connection, InstanceRecord, InstanceView } from '../domain/types.js';
+import { newInstanceId, newPassword } from '../lib/ids.js';
+import {
+  type Clock,
+  type Engines,
+  type InstanceChanges,
+  type InstanceService,
+  type Reconciler,
+  type Store,
+  type TemplateService,
+  type WarmPool,
+} from './ports.js';
+
+export interface InstanceServiceDeps {
+  store: Store;
+  reconciler: Pick<Reconciler, 'wake'>;
+  templates: Pick<TemplateService, 'engineFor'>;
+  warmPool: Pick<WarmPool, 'claim' | 'refill'>;
+  changes: InstanceChanges;
+  engines: Engines;
+  clock: Clock;
+  publicHost: string;
+  /** lifetime of instances not bound to a pull request; 0 for none */
+  defaultTtlSeconds: number;
+  /** MYAAS_PORT_RANGE: a new instance gets its port at once, so a full range is refused at create */
+  portRange: PortRange | null;
+}
+
+const isPool = (i: InstanceRecord) => i.owner.startsWith(POOL_PREFIX);
+/** How long a create waits for the reconciler to hand a claimed warm instance over. */
+const HANDOVER_WAIT_MS = 10_000;
+
+export function createInstanceService(deps: InstanceServiceDeps): InstanceService {
+  const { store, reconciler, clock } = deps;
+
+  const taken = (name: string) => new AppError('conflict', `instance name "${name}" is taken: choose another --name or remove it (myaas rm)`);
+
+  async function mustGet(id: string): Promise<InstanceRecord> {
+    const i = await store.getInstance(id);
+    if (!i) throw new AppError('not_found', `no instance ${JSON.stringify(id)}: list instances with \`myaas ls\``);
+    return i;
+  }
+
+  /** Records a change and lets the reconciler act on it. */
+  async function changed(id: string): Promise<void> {
+    deps.changes.publish(id);
+    void reconciler.wake(id);
+  }
+
+  function connection(i: InstanceRecord, database: string | null): Connection | null {
+    if (i.status !== 'ready' || !i.port || !database) return null;
+    const engine = deps.engines(i.engine);
+    const c = { host: deps.publicHost, port: i.port, user: engine.adminUser, password: i.password, database };
+    return { ...c, url: engine.url(c) };
+  }
+
+  async function view(i: InstanceRecord): Promise<InstanceView> {
+    const v = i.versionId ? await store.getVersion(i.versionId) : null;
+    return { instance: i, dataAsOf: v?.readyAt ?? null, connection: connection(i, v?.database ?? null) };
+  }
+
+  async function insert(rec: Omit<InstanceRecord, 'id' | 'password' | 'port'>): Promise<{ instance: InstanceRecord; created: boolean }> {
+    const avoid: number[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const port = deps.portRange ? pickPort(deps.portRange, await store.livePorts(), avoid) : null;
+      try {
+        const r = await store.getOrCreateInstance({ ...rec, port, id: newInstanceId(), password: newPassword() });
+        if (r.created) await changed(r.instance.id);
+        return r;
+      } catch (e) {
+        if (e instanceof UniqueViolation && e.index === 'instances_name_live') throw taken(rec.name);
+        // Another create took the same port of the range a moment ago: take the next one.
+        if (e instanceof UniqueViolation && e.index === 'instances_port_live' && port !== null && attempt < 10) {
+          avoid.push(port);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  const service: InstanceService = {
+    async create(req) {
+      const owner = formatOwner(req.owner);
+      const template = assertTemplateName(req.template);
+      const existing = await store.findLive(owner, template);
+      if (existing && existing.desired === 'present') return { instance: existing, created: false };
+      const name = req.name !== undefined ? assertInstanceName(req.name) : defaultInstanceName(req.owner, template);
+      const engine = await deps.templates.engineFor(template);
+      const ttl = req.ttlSeconds ?? (req.owner.kind === 'pull' ? 0 : deps.defaultTtlSeconds);
+      const now = new Date(clock.now());
+      const expiresAt = ttl > 0 ? new Date(now.getTime() + ttl * 1000) : null;
+      if (await store.liveByName(name)) throw taken(name);
+      const warm = await deps.warmPool.claim({ owner: req.owner, template, name, expiresAt }).catch(() => null);
+      if (warm) {
+        // Refill after the caller has its answer: the refill's state-DB queries would queue ahead of it.
+        setTimeout(() => void deps.warmPool.refill(), 200).unref();
+        // The handover is a password change and a probe: answer with the ready instance, as a warm
+        // pool promises, rather than make every caller poll for it.
+        return { instance: await service.waitSettled(warm.id, HANDOVER_WAIT_MS), created: true };
+      }
+      return insert({
+        name, owner, template, engine, versionId: null, pinnedVersionId: null, status: 'provisioning', desired: 'present',
+        containerId: null, error: null, generation: 0, appliedGeneration: 0, expiresAt, createdAt: now,
+        readyAt: null, destroyedAt: null,
+      });
+    },
+    get: mustGet,
+    async list(filter = {}) {
+      const owner = filter.owner ? formatOwner(filter.owner) : undefined;
+      const rows = await store.listLive({ ownerPrefix: owner });
+      return rows.filter((i) => !isPool(i) && (owner === undefined || i.owner === owner));
+    },
+    async reset(id) {
+      const i = await mustGet(id);
+      if (i.status === 'destroyed' || i.desired === 'absent') throw new AppError('conflict', `instance ${id} is destroyed: create a new one`);
+      await store.updateInstance(id, { generation: i.generation + 1, status: 'provisioning', error: null });
+      await changed(id);
+      return mustGet(id);
+    },
+    async destroy(id) {
+      const i = await mustGet(id);
+      if (i.status !== 'destroyed' && i.desired !== 'absent') {
+        await store.updateInstance(id, { desired: 'absent' });
+        await changed(id);
+      }
+      return mustGet(id);
+    },
+    async waitSettled(id, timeoutMs) {
+      const deadline = clock.now() + timeoutMs;
+      let i = await mustGet(id);
+      while (!isSettled(i) && clock.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          const off = deps.changes.subscribe((changedId) => {
+            if (changedId === id) done();
+          });
+          // A safety net for changes made by another process (there is none today) or missed events.
+          const t = setTimeout(() => done(), Math.min(1000, Math.max(0, deadline - clock.now())));
+          function done() {
+            off();
+            clearTimeout(t);
+            resolve();
+          }
+        });
+        i = await mustGet(id);
+      }
+      return i;
+    },
+    view,
+    async viewsOf(owner) {
+      return Promise.all((await service.list({ owner })).map(view));
+    },
+    async pullRequestViews(repo) {
+      const rows = await store.listLive({ ownerPrefix: pullPrefix(repo) });
+      return Promise.all(rows.filter((i) => parseOwner(i.owner)?.kind === 'pull').map(view));
+    },
+    async destroyOwner(owner) {
+      const live = await service.list({ owner });
+      for (const i of live) await service.destroy(i.id);
+      return live.length;
+    },
+    async resetOwner(owner) {
+      const live = (await service.list({ owner })).filter((i) => i.desired === 'present');
+      for (const i of live) await service.reset(i.id);
+      return live.length;
+    },
+    onChange(listener) {
+      return deps.changes.subscribe((id) => {
+        void store
+          .getInstance(id)
+          .then((i) => (i && !isPool(i) ? view(i).then(listener) : undefined))
+          .catch(() => undefined);
+      });
+    },
+  };
+  return service;
+}

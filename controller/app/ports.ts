@@ -1,0 +1,149 @@
+// The core's contract with the rest of the controller. The services (app/) and the jobs (jobs/) use
+// adapters only through the interfaces named here, and offer their own here, so that a reader sees
+// every dependency of the core on one page, and tests replace any of them with a hand-written fake.
+//
+// Needed by the core (implemented by adapters one floor down; only main.ts builds them):
+export type { Engine, EngineConn, AdminSession } from '../engines/engine.js';
+export type { Storage } from '../storage/storage.js';
+export type { Runtime, ContainerSpec, ContainerInfo } from '../runtime/runtime.js';
+export type { Store, InstancePatch, VersionPatch } from '../db/store.js';
+export type { HostFiles } from '../host/files.js';
+export type { DumpSource } from '../host/dumps.js';
+export type { HostNet } from '../host/net.js';
+export type { Clock } from '../lib/clock.js';
+export type { Emitter } from '../lib/emitter.js';
+export type { Logger } from '../domain/logger.js';
+export type { CommandRunner } from '../domain/command.js';
+
+import type { AdminSession, Engine } from '../engines/engine.js';
+import type { Emitter } from '../lib/emitter.js';
+import type { OwnerKey } from '../domain/owner.js';
+import type {
+  EngineName,
+  InstanceRecord,
+  InstanceView,
+  ProvisionTimings,
+  TemplateSummary,
+  TemplateVersion,
+} from '../domain/types.js';
+
+/** The engine of a name (one object per engine, made once). */
+export type Engines = (name: EngineName) => Engine;
+
+/** Every write to an instance row is announced here with the instance's id. */
+export type InstanceChanges = Emitter<string>;
+
+/** What the core reports for metrics. */
+export interface Telemetry {
+  provisioned(timings: ProvisionTimings): void;
+}
+
+// Offered by the jobs (jobs/), used by the services:
+
+/** Converges instances towards what the state DB wants; the only thing that makes an instance ready. */
+export interface Reconciler {
+  /** Converges one instance; calls for one id run one after another and repeats coalesce. */
+  wake(id: string): Promise<void>;
+  /** Wakes every live instance (of one template). */
+  wakeAll(filter?: { template?: string }): Promise<void>;
+  /** Resolves once no instance is being converged. */
+  idle(): Promise<void>;
+}
+
+export type ImportProgress = (versionId: string, phase: string, elapsedMs: number) => void;
+
+/** Turns dumps into template versions. */
+export interface Importer {
+  /** Starts an import of `template` (or returns the one running); resolves once the version is recorded. */
+  start(template: string): Promise<{ version: TemplateVersion; done: Promise<TemplateVersion> }>;
+  isRunning(versionId: string): boolean;
+  runningTemplates(): string[];
+  onProgress(listener: ImportProgress): () => void;
+  /** Called with the template's name when one of its imports ends, ready or failed. */
+  onFinished(listener: (template: string) => void): () => void;
+  /** Waits for every running import. */
+  drain(): Promise<void>;
+}
+
+/** Started instances of each template's latest version, handed out on create. */
+export interface WarmPool {
+  readonly enabled: boolean;
+  /** Hands a warm instance of `template` to the caller (status provisioning until the reconciler's handover), or null. */
+  claim(req: { owner: OwnerKey; template: string; name: string; expiresAt: Date | null }): Promise<InstanceRecord | null>;
+  /** Tops every template's pool up and retires warm clones of older versions. */
+  refill(): Promise<void>;
+  close(): void;
+}
+
+/** Claimed warm instances waiting for their handover, by instance id. */
+export interface HandoverBook {
+  put(id: string, h: Handover): void;
+  has(id: string): boolean;
+  /** The handover of `id` (once), or null when there is none (e.g. after a restart). */
+  take(id: string): Handover | null;
+  clear(): void;
+}
+
+/** What the reconciler needs to give a claimed warm instance its new password. */
+export interface Handover {
+  /** the password the warm server still has */
+  previousPassword: string;
+  /** an admin session opened while the instance was warm, if any */
+  session: Promise<AdminSession> | null;
+}
+
+// Offered by the services (app/), used by http/, github/, the CLI and main.ts:
+
+export interface CreateRequest {
+  owner: OwnerKey;
+  template: string;
+  name?: string;
+  /** lifetime in seconds; 0 for none; absent for the default of the owner's kind */
+  ttlSeconds?: number;
+}
+
+export interface InstanceService {
+  /** Get-or-create on (owner, template); provisioning goes on in the background. */
+  create(req: CreateRequest): Promise<{ instance: InstanceRecord; created: boolean }>;
+  /** AppError not_found when there is no such instance. */
+  get(id: string): Promise<InstanceRecord>;
+  /** Live instances (without the warm pool's unclaimed ones), optionally of one owner. */
+  list(filter?: { owner?: OwnerKey }): Promise<InstanceRecord[]>;
+  /** Back to the latest (or pinned) version with the same port and password. */
+  reset(id: string): Promise<InstanceRecord>;
+  destroy(id: string): Promise<InstanceRecord>;
+  /** The instance once ready, failed or destroyed, or as it is when `timeoutMs` runs out. */
+  waitSettled(id: string, timeoutMs: number): Promise<InstanceRecord>;
+  view(i: InstanceRecord): Promise<InstanceView>;
+
+  /** Live instances of an owner, as views. */
+  viewsOf(owner: OwnerKey): Promise<InstanceView[]>;
+  /** Live pull-request instances of `repo`, as views. */
+  pullRequestViews(repo: string): Promise<InstanceView[]>;
+  /** Destroys every live instance of `owner`; answers how many it asked to destroy. */
+  destroyOwner(owner: OwnerKey): Promise<number>;
+  /** Resets every live instance of `owner`. */
+  resetOwner(owner: OwnerKey): Promise<number>;
+  /** Called with the instance's view after every change of any instance. */
+  onChange(listener: (view: InstanceView) => void): () => void;
+}
+
+export interface TemplateService {
+  /** Templates with versions from the state DB plus dumps not imported yet, and the dump folder's problems. */
+  list(): Promise<{ templates: TemplateSummary[]; problems: string[] }>;
+  /** Starts an import; resolves with the recorded (importing) version. */
+  startImport(template: string): Promise<TemplateVersion>;
+  /**
+   * The engine of a template that exists: imported, importing, or with a dump (whose import this
+   * starts: first use of a dump). AppError not_found otherwise.
+   */
+  engineFor(template: string): Promise<EngineName>;
+}
+
+/** Remembers webhook deliveries so a redelivery is acknowledged but not acted on twice. */
+export interface DeliveryLog {
+  /** true the first time `deliveryId` is seen */
+  firstTime(deliveryId: string): Promise<boolean>;
+  /** lets a delivery whose handling failed be redelivered */
+  forget(deliveryId: string): Promise<void>;
+}

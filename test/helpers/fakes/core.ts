@@ -1,0 +1,96 @@
+// The controller's core (services and jobs) wired as main.ts wires it, over the in-memory world,
+// the memory store and a fake clock: for fast unit tests of orderings, retries and races.
+import type { InstanceService, Reconciler, TemplateService, WarmPool } from '../../../controller/app/ports.js';
+import { createInstanceService } from '../../../controller/app/instances.js';
+import { createTemplateService } from '../../../controller/app/templates.js';
+import { createPaths } from '../../../controller/domain/layout.js';
+import type { EngineName, ProvisionTimings, TemplateVersion } from '../../../controller/domain/types.js';
+import { createEmitter } from '../../../controller/lib/emitter.js';
+import { createHandoverBook } from '../../../controller/jobs/handovers.js';
+import { createImporter } from '../../../controller/jobs/importer.js';
+import { createReaper, type Reaper } from '../../../controller/jobs/reaper.js';
+import { createReconciler } from '../../../controller/jobs/reconciler.js';
+import { createWarmPool } from '../../../controller/jobs/warm-pool.js';
+import { createMemoryLogger } from '../webhook-fixtures.js';
+import { createFakeClock, type FakeClock } from './clock.js';
+import { createMemoryStore, type MemoryStore } from './store.js';
+import { createWorld, type World } from './world.js';
+
+export const DATA = '/data';
+
+export interface Core {
+  world: World;
+  store: MemoryStore;
+  clock: FakeClock;
+  log: ReturnType<typeof createMemoryLogger>;
+  reconciler: Reconciler;
+  instances: InstanceService;
+  templates: TemplateService;
+  importer: ReturnType<typeof createImporter>;
+  warmPool: WarmPool;
+  reaper: Reaper;
+  timings: ProvisionTimings[];
+  /** instance ids in the order their changes were announced */
+  changes: string[];
+  /** records a ready template version whose datadir exists on the pool (with the admin password) */
+  addVersion(template: string, over?: Partial<TemplateVersion>): Promise<TemplateVersion>;
+  /** waits until nothing is converging or importing */
+  settle(): Promise<void>;
+}
+
+let seq = 0;
+
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number } = {}): Core {
+  const world = createWorld();
+  const store = createMemoryStore();
+  const clock = createFakeClock();
+  const log = createMemoryLogger();
+  const paths = createPaths(DATA);
+  const engines = (name: EngineName) => world.engine(name);
+  const announced: string[] = [];
+  const changes = createEmitter<string>((e) => {
+    throw e;
+  });
+  changes.subscribe((id) => announced.push(id));
+  const timings: ProvisionTimings[] = [];
+  const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, log };
+  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2 });
+  const handovers = createHandoverBook();
+  const reconciler = createReconciler({
+    ...common, importer, changes, handovers, net: world.net, telemetry: { provisioned: (t) => void timings.push(t) },
+    portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
+    probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency,
+  });
+  const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, probeHost: '127.0.0.1', log });
+  importer.onFinished((template) => {
+    void reconciler.wakeAll({ template });
+    void warmPool.refill();
+  });
+  const templates = createTemplateService({ store, dumps: world.dumps, importer });
+  const instances = createInstanceService({
+    store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test', defaultTtlSeconds: 3600,
+    portRange: opts.portRange ?? null,
+  });
+  const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });
+
+  return {
+    world, store, clock, log, reconciler, instances, templates, importer, warmPool, reaper, timings, changes: announced,
+    async addVersion(template, over = {}) {
+      const v: TemplateVersion = {
+        id: `v${++seq}`, template, engine: 'postgres', status: 'ready', image: 'pg:15', database: template,
+        adminPassword: `admin-${seq}`, sizeBytes: 1234, error: null, createdAt: new Date(clock.now()),
+        readyAt: new Date(clock.now() + seq), ...over,
+      };
+      await store.insertVersion(v);
+      world.volumes.set(paths.version(template, v.id), { sealed: true, password: v.adminPassword });
+      return v;
+    },
+    async settle() {
+      for (let i = 0; i < 5; i++) {
+        await importer.drain();
+        await reconciler.idle();
+        await new Promise((r) => setImmediate(r));
+      }
+    },
+  };
+}
