@@ -285,7 +285,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         const permission = permissions.get(`${repo}:${path.username.toLowerCase()}`) ?? 'read';
         const o = ex('repository-collaborator-permission-response-if-user-has-admin-permissions');
         Object.assign(o, { permission: permission === 'maintain' ? 'write' : permission === 'triage' ? 'read' : permission, role_name: permission });
-        o.user.login = path.username;
+        Object.assign(o.user, { login: path.username, role_name: permission }); // GitHub's own example lacks the required role_name
         return [200, o];
       }
       case 'createFromManifest':
