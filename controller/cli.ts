@@ -4,8 +4,11 @@
 import { parseArgs } from 'node:util';
 import { createCliClient, CliError, type CliClient } from './cli-client.js';
 import { loadConfig, type Config } from './config.js';
-import { messageOf } from './domain/errors.js';
+import { isAppError, messageOf } from './domain/errors.js';
 import type { InstanceDto, TemplateDto } from './contract.js';
+import { createManifestConverter } from './github/app-manifest.js';
+import { GITHUB_APP_USAGE, parseGitHubAppArgs, runGitHubAppCreate } from './github/app-manifest-cli.js';
+import { createAppConfigFile } from './github/app-manifest-store.js';
 import { createDumpSource } from './host/dumps.js';
 import { createLogger } from './log.js';
 import { buildController, serveController } from './main.js';
@@ -21,6 +24,7 @@ const USAGE = `usage: myaas <command> [options]
   url <id>                      print an instance's connection URL
   reset <id> [--wait [s]]       back to the latest template version, same port and credentials
   rm <id> [--wait [s]]          destroy an instance
+  github-app create --url URL   register a GitHub App for this controller (myaas github-app --help)
 
 Commands other than serve and import talk to MYAAS_URL (default http://localhost:5001) with MYAAS_TOKEN.`;
 
@@ -119,8 +123,24 @@ function normaliseWait(args: string[]): string[] {
   return outArgs;
 }
 
+/** `myaas github-app create …`: GitHub's manifest flow; writes the App's credentials for MYAAS_CONFIG. */
+async function githubApp(argv: string[]) {
+  const config = loadConfig();
+  let args;
+  try {
+    args = parseGitHubAppArgs(argv, config);
+  } catch (e) {
+    throw isAppError(e) ? new CliError(`${e.message}\n\n${GITHUB_APP_USAGE}`) : e;
+  }
+  if (!args) return out(GITHUB_APP_USAGE);
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
+  const store = createAppConfigFile({ path: args.out, apiUrl: args.apiUrl, force: args.force, ownDir: args.defaultOut });
+  await runGitHubAppCreate(args, { converter: createManifestConverter({ apiUrl: args.apiUrl }, log), store, log, print: out });
+}
+
 async function main(argv: string[]) {
   const [cmd, ...raw] = argv;
+  if (cmd === 'github-app') return githubApp(raw);
   const rest = normaliseWait(raw);
   const { values, positionals } = parseArgs({
     args: rest,

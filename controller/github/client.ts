@@ -30,6 +30,12 @@ export interface IssueComment {
   body: string;
 }
 
+/** The reactions ChatOps uses to acknowledge a command. */
+export type Reaction = 'eyes' | 'rocket' | 'confused';
+
+/** A user's access to a repository, as GitHub's legacy base roles name it. */
+export type RepoPermission = 'admin' | 'write' | 'read' | 'none';
+
 export interface GitHubClient {
   listOpenPulls(repo: RepoRef): Promise<OpenPull[]>;
   /** The first comment on the pull request whose body starts with `marker` (quotes of it start with `>`). */
@@ -37,6 +43,12 @@ export interface GitHubClient {
   createComment(pr: PullRef, body: string): Promise<IssueComment>;
   /** Edits a comment in place; null when it no longer exists (someone deleted it). */
   updateComment(repo: RepoRef, commentId: number, body: string): Promise<IssueComment | null>;
+  /** Adds a reaction to an issue (or pull request) comment; adding one that is there already is fine. */
+  addCommentReaction(repo: RepoRef, commentId: number, content: Reaction): Promise<void>;
+  /** Removes a label from a pull request; false when it was not there (someone removed it first). */
+  removeLabel(pr: PullRef, name: string): Promise<boolean>;
+  /** `username`'s permission on the repository ('none' when GitHub does not know them there). */
+  getPermission(repo: RepoRef, username: string): Promise<RepoPermission>;
 }
 
 export interface GitHubClientOptions {
@@ -189,6 +201,31 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
           return { id: data.id, body: data.body ?? '' };
         } catch (e) {
           if (statusOf(e) === 404) return null;
+          throw e;
+        }
+      }),
+    addCommentReaction: (repo, commentId, content) =>
+      call('add reaction', repo, async (o) => {
+        await o.rest.reactions.createForIssueComment({ owner: repo.owner, repo: repo.repo, comment_id: commentId, content });
+      }),
+    removeLabel: (pr, name) =>
+      call('remove label', pr, async (o) => {
+        try {
+          await o.rest.issues.removeLabel({ owner: pr.owner, repo: pr.repo, issue_number: pr.number, name });
+          return true;
+        } catch (e) {
+          if (statusOf(e) === 404) return false;
+          throw e;
+        }
+      }),
+    getPermission: (repo, username) =>
+      call('get permission', repo, async (o) => {
+        try {
+          const { data } = await o.rest.repos.getCollaboratorPermissionLevel({ owner: repo.owner, repo: repo.repo, username });
+          const p = data.permission;
+          return p === 'admin' || p === 'write' || p === 'read' ? p : 'none';
+        } catch (e) {
+          if (statusOf(e) === 404) return 'none';
           throw e;
         }
       }),

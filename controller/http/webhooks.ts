@@ -7,6 +7,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isAppError, messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { DeliveryLog } from '../app/ports.js';
+import type { ChatOps } from '../github/chatops-handler.js';
+import { registerChatOps } from '../github/chatops-webhooks.js';
 import { fromWebhookPayload, type PullRequestHandler } from '../github/pull-requests.js';
 
 export interface WebhookRoutesDeps {
@@ -15,6 +17,8 @@ export interface WebhookRoutesDeps {
   /** `forget` lets a delivery whose handling failed be redelivered */
   deliveries: DeliveryLog;
   pullRequests: PullRequestHandler;
+  /** `/myaas …` comments and the `myaas:reset` label; absent: those events are acknowledged and ignored */
+  chatOps?: ChatOps;
   log: Logger;
 }
 
@@ -42,6 +46,7 @@ export function createWebhookRoutes(deps: WebhookRoutesDeps): Hono {
   webhooks?.on('pull_request', async ({ payload }) => {
     await deps.pullRequests.handle(fromWebhookPayload(payload));
   });
+  if (webhooks && deps.chatOps) registerChatOps(webhooks, deps.chatOps);
 
   app.post(
     '/',

@@ -62,6 +62,10 @@ function memoryClient() {
       c.body = body;
       return { id: c.id, body };
     },
+    // ChatOps methods: the comment updater never calls them.
+    addCommentReaction: async () => guard('react'),
+    removeLabel: async () => (guard('unlabel'), false),
+    getPermission: async () => (guard('permission'), 'none'),
   };
   return { client, comments, state };
 }
