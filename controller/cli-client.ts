@@ -41,6 +41,7 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
     },
     templates: () => call<TemplateDto[]>('GET', '/api/v1/templates').then((r) => r.data),
     importTemplate: (name: string) => call<ImportResponse>('POST', `/api/v1/templates/${encodeURIComponent(name)}/import`).then((r) => r.data),
+    cancelImport: (name: string) => call<ImportResponse>('DELETE', `/api/v1/templates/${encodeURIComponent(name)}/import`).then((r) => r.data),
     list: () => call<InstanceDto[]>('GET', '/api/v1/instances').then((r) => r.data),
     create: (body: { template: string; name?: string; ttl?: string }, wait: number) =>
       call<CreateInstanceResponse>('POST', `/api/v1/instances${wait ? `?wait=${wait}` : ''}`, body).then((r) => r.data),

@@ -9,14 +9,16 @@ import type { InstanceDto, TemplateDto } from './contract.js';
 import { createManifestConverter } from './github/app-manifest.js';
 import { GITHUB_APP_USAGE, parseGitHubAppArgs, runGitHubAppCreate } from './github/app-manifest-cli.js';
 import { createAppConfigFile } from './github/app-manifest-store.js';
-import { createDumpSource } from './host/dumps.js';
+import { importCommand } from './cli-import.js';
 import { createLogger } from './log.js';
-import { buildController, serveController } from './main.js';
+import { serveController } from './main.js';
 
 const USAGE = `usage: myaas <command> [options]
 
   serve                         run the controller (configuration: MYAAS_* environment variables)
-  import [template…]            import dumps into new template versions (all templates when none named)
+  import [template…]            import dumps into new template versions (all templates when none named);
+                                through the running controller when one holds the data dir
+  import --cancel <template…>   stop a running import (it leaves nothing behind; latest stays)
   templates                     list templates and their versions
   ls                            list instances
   create <template> [--name N] [--ttl 2h] [--wait [seconds]]
@@ -63,53 +65,6 @@ function waitArg(v: string | boolean | undefined, dflt: number): number {
   return n;
 }
 
-async function importRemote(client: CliClient, names: string[]) {
-  const targets = names.length ? names : (await client.templates()).map((t) => t.name);
-  let failed = 0;
-  for (const name of targets) {
-    const t0 = Date.now();
-    const { version } = await client.importTemplate(name);
-    out(`${name}: importing as ${version.id} on the controller`);
-    let last = '';
-    for (;;) {
-      const v = (await client.templates()).find((t) => t.name === name)?.versions.find((x) => x.id === version.id);
-      if (v?.phase && v.phase !== last) out(`  [${secs(Date.now() - t0)}] ${(last = v.phase)}`);
-      if (!v || v.status === 'ready' || v.status === 'failed') {
-        if (v?.status === 'ready') out(`${name}: ready in ${secs(Date.now() - t0)} (${mb(v.sizeBytes)}), now latest`);
-        else (failed++, err(`${name}: import failed after ${secs(Date.now() - t0)}: ${v?.error ?? 'version vanished'}`));
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  if (failed) process.exitCode = 1;
-}
-
-async function importLocal(config: Config, names: string[]) {
-  // The CLI prints its own progress; the controller's info lines would repeat it.
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
-  const c = await buildController(config, log);
-  try {
-    const targets = names.length ? names : (await createDumpSource(config.dumpsDir).scan()).dumps.map((d) => d.template);
-    if (!targets.length) throw new CliError(`no dumps found in ${config.dumpsDir}: put them at <engine>/<template>.sql`);
-    let failed = 0;
-    for (const name of targets) {
-      const t0 = Date.now();
-      const off = c.importer.onProgress((_v, phase, ms) => out(`  [${secs(ms)}] ${phase}`));
-      out(`${name}: importing`);
-      const { done } = await c.importer.start(name);
-      const v = await done;
-      off();
-      if (v.status === 'ready') out(`${name}: version ${v.id} ready in ${secs(Date.now() - t0)} (${mb(v.sizeBytes)}), now latest`);
-      else (failed++, err(`${name}: import failed after ${secs(Date.now() - t0)}: ${v.error}`));
-    }
-    await c.sweep();
-    if (failed) process.exitCode = 1;
-  } finally {
-    await c.close();
-  }
-}
-
 /** `--wait` may stand alone (default seconds) or take a number: `--wait 30`, `--wait=30`. */
 function normaliseWait(args: string[]): string[] {
   const outArgs: string[] = [];
@@ -145,7 +100,7 @@ async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { name: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { name: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, cancel: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   }).valueOf() as { values: Record<string, string | boolean | undefined>; positionals: string[] };
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || values.help) return out(USAGE);
@@ -160,7 +115,7 @@ async function main(argv: string[]) {
       return;
     }
     case 'import':
-      return (await client.reachable()) ? importRemote(client, positionals) : importLocal(config, positionals);
+      return importCommand(config, client, positionals, values.cancel === true);
     case 'templates':
       return printTemplates(await client.templates());
     case 'ls':

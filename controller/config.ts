@@ -54,6 +54,8 @@ const schema = z.object({
   MYAAS_RECONCILE_INTERVAL: z.string().default('30s'),
   MYAAS_READY_TIMEOUT: z.string().default('60s'),
   MYAAS_IMPORT_JOBS: z.coerce.number().int().min(1).default(2),
+  MYAAS_IMPORT_TIMEOUT: z.string().default('2h'),
+  MYAAS_RETRY_ATTEMPTS: z.coerce.number().int().min(0).max(50).default(5),
   MYAAS_WARM_POOL: z.coerce.number().int().min(0).default(0),
   MYAAS_URL: z.string().url().default('http://localhost:5001'),
   MYAAS_TOKEN: z.string().optional(),
@@ -102,6 +104,9 @@ function toConfig(e: z.infer<typeof schema>) {
     reconcileIntervalMs: parseDuration(e.MYAAS_RECONCILE_INTERVAL) * 1000,
     readyTimeoutMs: parseDuration(e.MYAAS_READY_TIMEOUT) * 1000,
     importJobs: e.MYAAS_IMPORT_JOBS,
+    importTimeoutMs: parseDuration(e.MYAAS_IMPORT_TIMEOUT) * 1000,
+    /** automatic attempts after a failed provisioning or a crash, with growing pauses */
+    retryAttempts: e.MYAAS_RETRY_ATTEMPTS,
     warmPool: e.MYAAS_WARM_POOL,
     logLevel: e.MYAAS_LOG_LEVEL,
     /** for CLI commands that talk to a running controller */

@@ -1,7 +1,8 @@
 // The HTTP API's shapes (v1), shared with the Action and the CLI. A leaf: types only, no runtime
 // code, and nothing of the controller's core depends on it (http/present.ts maps to and from it).
 
-export type InstanceStatus = 'provisioning' | 'ready' | 'failed' | 'destroying' | 'destroyed';
+/** queued: waiting for capacity; retrying: an attempt failed and another is due (see error and attempts) */
+export type InstanceStatus = 'queued' | 'provisioning' | 'ready' | 'retrying' | 'failed' | 'destroying' | 'destroyed';
 export type VersionStatus = 'importing' | 'ready' | 'failed' | 'retired';
 
 export interface ConnectionDto {
@@ -37,8 +38,13 @@ export interface InstanceDto {
   expiresAt: string | null;
   createdAt: string;
   readyAt: string | null;
-  /** why the instance failed, when status is failed */
+  /** why the instance failed (status failed), or why the last attempt failed (status retrying) */
   error?: string;
+  /** status retrying: failed attempts so far, and when the next one is due (ISO 8601) */
+  attempts?: number;
+  retryAt?: string;
+  /** the last fault of the running server (a crash, an out-of-memory kill) and what was done about it */
+  lastFault?: string;
   /** present for the instance's owner (and admins); never in lists */
   connection: ConnectionDto | null;
 }

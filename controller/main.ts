@@ -4,6 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Config } from './config.js';
 import { messageOf } from './domain/errors.js';
+import { homeSelector } from './domain/labels.js';
 import { createPaths } from './domain/layout.js';
 import type { Logger } from './domain/logger.js';
 import type { EngineName, ProvisionTimings } from './domain/types.js';
@@ -14,6 +15,7 @@ import { createCommandRunner } from './host/command.js';
 import { createDumpSource } from './host/dumps.js';
 import { createHostFiles } from './host/files.js';
 import { createHostNet } from './host/net.js';
+import { lockDataDir } from './host/lock.js';
 import { systemClock } from './lib/clock.js';
 import { createEmitter } from './lib/emitter.js';
 import { createRuntime } from './runtime/index.js';
@@ -49,19 +51,27 @@ export interface Controller {
   sweep(): Promise<unknown>;
   /** starts timers and runs the first sweep */
   start(): Promise<void>;
+  /** records where the controller serves its API, for other commands that find the data dir in use */
+  announce(url: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function buildController(config: Config, log: Logger): Promise<Controller> {
+export async function buildController(config: Config, log: Logger, opts: { command?: string } = {}): Promise<Controller> {
   const clock = systemClock();
   const runner = createCommandRunner();
   const storage = await resolveStorage(config.storage, config.dataDir, runner);
+  // Before anything opens the state DB or touches the pool: two processes on one data dir would
+  // each take the other's work for leftovers of a crash.
+  const lock = await lockDataDir(config.dataDir, opts.command ?? 'serve');
   const runtime = createRuntime('docker', { dockerHost: config.dockerHost });
   const files = createHostFiles(runner);
   const dumps = createDumpSource(config.dumpsDir);
   const paths = createPaths(config.dataDir);
   for (const d of [paths.templatesDir, paths.instancesDir, paths.stagingRoot]) await files.mkdirp(d);
-  const state = await openStateDb({ databaseUrl: config.databaseUrl, pgliteDir: paths.stateDir });
+  const state = await openStateDb({ databaseUrl: config.databaseUrl, pgliteDir: paths.stateDir }).catch(async (e) => {
+    await lock.release();
+    throw e;
+  });
   const store = createStore(state.db);
   const engineCache = new Map<EngineName, Engine>();
   const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
@@ -76,11 +86,12 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
 
   const importer = createImporter({
     store, storage, runtime, files, dumps, engines, paths, clock, home, log, images: config.images, jobs: config.importJobs,
+    timeoutMs: config.importTimeoutMs,
   });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
     store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
-    net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus,
+    net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
   });
   const warmPool = createWarmPool({
@@ -88,7 +99,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   });
   // A template's new version: its waiting instances can be built, and warm pools move to it.
   importer.onFinished((template) => {
-    void reconciler.wakeAll({ template });
+    void reconciler.wakeAll({ template, retryFailed: true });
     void warmPool.refill();
   });
   const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, log });
@@ -100,6 +111,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   const sweep = () => reaper.run().then(() => warmPool.refill());
 
   const gh = config.github;
+  const closers: Array<() => void> = [];
   const pullRequests = createPullRequestHandler({ instances, repos: gh.repos, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log });
   const tasks: ScheduledTask[] = [
     { name: 'reconcile sweep', run: sweep, everyMs: config.reconcileIntervalMs },
@@ -111,6 +123,7 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
     const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock }, log);
     const comments = createCommentUpdater({ client, log, commentPassword: gh.commentPassword, publicHost: config.publicHost, instances });
     instances.onChange((v) => void comments.onChange(v));
+    closers.push(() => comments.close());
     const prSweep = createPullRequestSweep({ client, instances, pullRequests, repos: gh.repos, log });
     tasks.push({ name: 'pull request sweep', run: () => prSweep.runOnce(), everyMs: gh.sweepIntervalMs });
   }
@@ -138,22 +151,36 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   });
 
   let scheduler: { stop(): void } | null = null;
+  let unwatch: (() => void) | null = null;
   return {
     app, store, storage, runtime, importer, reconciler, instances, sweep,
     async start() {
       await runtime.ping();
+      // Follow the engine before the first sweep, so nothing that happens during it is missed.
+      unwatch = runtime.watch(homeSelector(home), (e) => reconciler.observe(e));
       const report = await reaper.run();
       log.info({ ...report, removed: report.removed.length }, 'start-up sweep done');
       await warmPool.refill();
       scheduler = startScheduler(tasks, log);
     },
+    announce: (url) => lock.announce(url),
     async close() {
       scheduler?.stop();
+      unwatch?.();
+      for (const c of closers) c();
       warmPool.close();
+      reconciler.close();
       await reconciler.idle();
       await state.close();
+      await lock.release();
     },
   };
+}
+
+/** Where a command on this machine reaches the controller's API. */
+function localUrl(config: Config): string {
+  const host = config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
 }
 
 /** `myaas serve`: builds the controller and listens until SIGINT/SIGTERM. */
@@ -162,6 +189,7 @@ export async function serveController(config: Config, log: Logger): Promise<{ se
   await controller.start();
   const server = serve({ fetch: controller.app.fetch, port: config.port, hostname: config.listenHost });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  await controller.announce(localUrl(config));
   log.info({ port: config.port, storage: controller.storage.name, dataDir: config.dataDir }, 'myaas controller listening');
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');

@@ -20,7 +20,7 @@ import {
 
 export interface InstanceServiceDeps {
   store: Store;
-  reconciler: Pick<Reconciler, 'wake'>;
+  reconciler: Pick<Reconciler, 'wake' | 'retryNow'>;
   templates: Pick<TemplateService, 'engineFor'>;
   warmPool: Pick<WarmPool, 'claim' | 'refill'>;
   changes: InstanceChanges;
@@ -91,7 +91,14 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
       const owner = formatOwner(req.owner);
       const template = assertTemplateName(req.template);
       const existing = await store.findLive(owner, template);
-      if (existing && existing.desired === 'present') return { instance: existing, created: false };
+      if (existing && existing.desired === 'present') {
+        // Asking again is how an owner says "try now": a failed or retrying instance gets its next attempt at once.
+        if (existing.status === 'failed' || existing.status === 'retrying') {
+          await reconciler.retryNow(existing.id);
+          return { instance: await mustGet(existing.id), created: false };
+        }
+        return { instance: existing, created: false };
+      }
       const name = req.name !== undefined ? assertInstanceName(req.name) : defaultInstanceName(req.owner, template);
       const engine = await deps.templates.engineFor(template);
       const ttl = req.ttlSeconds ?? (req.owner.kind === 'pull' ? 0 : deps.defaultTtlSeconds);
@@ -108,7 +115,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
       }
       return insert({
         name, owner, template, engine, versionId: null, pinnedVersionId: null, status: 'provisioning', desired: 'present',
-        containerId: null, error: null, generation: 0, appliedGeneration: 0, expiresAt, createdAt: now,
+        containerId: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt, createdAt: now,
         readyAt: null, destroyedAt: null,
       });
     },
@@ -121,7 +128,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
     async reset(id) {
       const i = await mustGet(id);
       if (i.status === 'destroyed' || i.desired === 'absent') throw new AppError('conflict', `instance ${id} is destroyed: create a new one`);
-      await store.updateInstance(id, { generation: i.generation + 1, status: 'provisioning', error: null });
+      await store.updateInstance(id, { generation: i.generation + 1, status: 'provisioning', error: null, attempts: 0, retryAt: null, lastFault: null });
       await changed(id);
       return mustGet(id);
     },

@@ -5,7 +5,7 @@
 // Needed by the core (implemented by adapters one floor down; only main.ts builds them):
 export type { Engine, EngineConn, AdminSession } from '../engines/engine.js';
 export type { Storage } from '../storage/storage.js';
-export type { Runtime, ContainerSpec, ContainerInfo } from '../runtime/runtime.js';
+export type { Runtime, ContainerSpec, ContainerInfo, RuntimeEvent } from '../runtime/runtime.js';
 export type { Store, InstancePatch, VersionPatch } from '../db/store.js';
 export type { HostFiles } from '../host/files.js';
 export type { DumpSource } from '../host/dumps.js';
@@ -16,6 +16,7 @@ export type { Logger } from '../domain/logger.js';
 export type { CommandRunner } from '../domain/command.js';
 
 import type { AdminSession, Engine } from '../engines/engine.js';
+import type { RuntimeEvent } from '../runtime/runtime.js';
 import type { Emitter } from '../lib/emitter.js';
 import type { OwnerKey } from '../domain/owner.js';
 import type {
@@ -44,10 +45,16 @@ export interface Telemetry {
 export interface Reconciler {
   /** Converges one instance; calls for one id run one after another and repeats coalesce. */
   wake(id: string): Promise<void>;
-  /** Wakes every live instance (of one template). */
-  wakeAll(filter?: { template?: string }): Promise<void>;
+  /** Wakes every live instance (of one template); with retryFailed, those that failed for want of a template version retry. */
+  wakeAll(filter?: { template?: string; retryFailed?: boolean }): Promise<void>;
+  /** Acts on what the runtime reports (a server that died, an OOM kill, an interrupted event stream). */
+  observe(e: RuntimeEvent): void;
+  /** A failed or retrying instance gets its next attempt now, with its count of attempts restarted. */
+  retryNow(id: string): Promise<void>;
   /** Resolves once no instance is being converged. */
   idle(): Promise<void>;
+  /** Stops the timers of pending retries. */
+  close(): void;
 }
 
 export type ImportProgress = (versionId: string, phase: string, elapsedMs: number) => void;
@@ -56,6 +63,8 @@ export type ImportProgress = (versionId: string, phase: string, elapsedMs: numbe
 export interface Importer {
   /** Starts an import of `template` (or returns the one running); resolves once the version is recorded. */
   start(template: string): Promise<{ version: TemplateVersion; done: Promise<TemplateVersion> }>;
+  /** Stops the running import of `template` (its containers and datadir removed, latest untouched); null when none runs. */
+  cancel(template: string, why?: string): Promise<TemplateVersion | null>;
   isRunning(versionId: string): boolean;
   runningTemplates(): string[];
   onProgress(listener: ImportProgress): () => void;
@@ -133,6 +142,8 @@ export interface TemplateService {
   list(): Promise<{ templates: TemplateSummary[]; problems: string[] }>;
   /** Starts an import; resolves with the recorded (importing) version. */
   startImport(template: string): Promise<TemplateVersion>;
+  /** Cancels the running import of `template`; AppError not_found when none runs. */
+  cancelImport(template: string): Promise<TemplateVersion>;
   /**
    * The engine of a template that exists: imported, importing, or with a dump (whose import this
    * starts: first use of a dump). AppError not_found otherwise.

@@ -7,7 +7,7 @@ import type { DumpSource, Importer, Store, TemplateService } from './ports.js';
 export interface TemplateServiceDeps {
   store: Store;
   dumps: DumpSource;
-  importer: Pick<Importer, 'start' | 'runningTemplates'>;
+  importer: Pick<Importer, 'start' | 'runningTemplates' | 'cancel'>;
 }
 
 /** The newest ready version among `versions`. */
@@ -36,6 +36,11 @@ export function createTemplateService(deps: TemplateServiceDeps): TemplateServic
     async startImport(template) {
       return (await deps.importer.start(assertTemplateName(template))).version;
     },
+    async cancelImport(template) {
+      const v = await deps.importer.cancel(assertTemplateName(template));
+      if (!v) throw new AppError('not_found', `no import of template "${template}" is running: list them with \`myaas templates\``);
+      return v;
+    },
     async engineFor(template): Promise<EngineName> {
       const latest = await store.latestReady(template);
       if (latest) return latest.engine;
@@ -50,7 +55,11 @@ export function createTemplateService(deps: TemplateServiceDeps): TemplateServic
           `template "${template}" does not exist: put a dump at ${deps.dumps.dir}/<postgres|mariadb>/${template}.sql and run \`myaas import ${template}\``,
         );
       }
-      await deps.importer.start(template); // first use of a dump: import it, instances follow when ready
+      // First use of a dump: import it, instances follow when it is ready. A dump whose last import
+      // failed is not imported again until it changes or someone asks (myaas import): its instances
+      // fail with that import's reason instead.
+      const [last] = await store.listVersions({ template });
+      if (!(last?.status === 'failed' && last.dumpFingerprint === dump.fingerprint)) await deps.importer.start(template);
       return dump.engine;
     },
   };

@@ -1,6 +1,6 @@
 // The controller's own state. Changes here need `npm run db:generate` (drizzle-kit) to add a migration.
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -18,6 +18,8 @@ export const templateVersions = pgTable(
     error: text('error'),
     /** what the import is doing now, for progress reports */
     phase: text('phase'),
+    /** size and modification time of the dump it was made from: a failed import is not repeated for an unchanged dump */
+    dumpFingerprint: text('dump_fingerprint'),
     createdAt: ts('created_at').notNull().defaultNow(),
     readyAt: ts('ready_at'),
   },
@@ -42,6 +44,12 @@ export const instances = pgTable(
     error: text('error'),
     generation: integer('generation').notNull().default(0),
     appliedGeneration: integer('applied_generation').notNull().default(0),
+    /** failed attempts (or crashes) in a row; reset by success, a reset or the owner asking again */
+    attempts: integer('attempts').notNull().default(0),
+    /** status retrying: when the next attempt is due */
+    retryAt: ts('retry_at'),
+    /** the last thing that happened to a running instance (a crash, an out-of-memory kill), for its owner */
+    lastFault: text('last_fault'),
     expiresAt: ts('expires_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
     readyAt: ts('ready_at'),
@@ -61,4 +69,35 @@ export const webhookDeliveries = pgTable('webhook_deliveries', {
   receivedAt: ts('received_at').notNull().defaultNow(),
 });
 
-export const schema = { templateVersions, instances, webhookDeliveries };
+/** What GitHub told us about a pull request: orders its events across restarts, decides its lifetime and queue place. */
+export const pullRequests = pgTable(
+  'pull_requests',
+  {
+    repo: text('repo').notNull(),
+    number: integer('number').notNull(),
+    /** head repository `owner/repo`, null when the fork was deleted */
+    headRepo: text('head_repo'),
+    fork: boolean('fork').notNull().default(false),
+    /** open or closed, as of the newest event applied */
+    state: text('state').notNull(),
+    /** GitHub's updated_at of the newest event applied */
+    updatedAt: ts('updated_at'),
+    /** when an event or the resync last saw it */
+    seenAt: ts('seen_at').notNull().defaultNow(),
+    /** when myaas first saw it open: capacity is handed out oldest pull request first */
+    openedAt: ts('opened_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.repo, t.number] })],
+);
+
+/** A repository's GitHub ids, pinned on first sight: a deleted-and-recreated or renamed repository does not inherit. */
+export const repositories = pgTable('repositories', {
+  name: text('name').primaryKey(),
+  repoId: bigint('repo_id', { mode: 'number' }).notNull(),
+  ownerId: bigint('owner_id', { mode: 'number' }),
+  private: boolean('private'),
+  firstSeen: ts('first_seen').notNull().defaultNow(),
+  lastSeen: ts('last_seen').notNull().defaultNow(),
+});
+
+export const schema = { templateVersions, instances, webhookDeliveries, pullRequests, repositories };

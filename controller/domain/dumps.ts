@@ -14,6 +14,8 @@ export interface Dump {
   /** `<template>.after.sql` next to it, if present */
   afterFile: string | null;
   sizeBytes: number;
+  /** size and modification time: changes when the dump is replaced */
+  fingerprint: string;
 }
 
 export interface DumpScan {

@@ -6,7 +6,7 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 export const STORAGE_NAMES = ['btrfs', 'zfs', 'reflink', 'copy'] as const;
 export type StorageName = (typeof STORAGE_NAMES)[number];
 
-export const INSTANCE_STATUSES = ['provisioning', 'ready', 'failed', 'destroying', 'destroyed'] as const;
+export const INSTANCE_STATUSES = ['queued', 'provisioning', 'ready', 'retrying', 'failed', 'destroying', 'destroyed'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
 export const VERSION_STATUSES = ['importing', 'ready', 'failed', 'retired'] as const;
@@ -27,6 +27,8 @@ export interface TemplateVersion {
   error: string | null;
   /** what a running import is doing now */
   phase?: string | null;
+  /** the dump's size and modification time when it was imported */
+  dumpFingerprint?: string | null;
   createdAt: Date;
   readyAt: Date | null;
 }
@@ -51,6 +53,12 @@ export interface InstanceRecord {
   /** bumped by reset: the reconciler rebuilds the clone when it differs from appliedGeneration */
   generation: number;
   appliedGeneration: number;
+  /** failed attempts (or crashes) in a row */
+  attempts: number;
+  /** status retrying: when the next attempt is due */
+  retryAt: Date | null;
+  /** the last fault of a running instance (a crash, an out-of-memory kill), told to its owner */
+  lastFault: string | null;
   expiresAt: Date | null;
   createdAt: Date;
   readyAt: Date | null;

@@ -8,6 +8,10 @@ import { createKeyedQueue } from '../lib/keyed-queue.js';
 import type { InstanceService } from '../app/ports.js';
 import type { GitHubClient, PullRef } from './client.js';
 
+/** After a failed write, the next try waits this long, doubling up to the maximum. */
+const CATCH_UP_BASE_MS = 5_000;
+const CATCH_UP_MAX_MS = 300_000;
+
 /** Starts the comment's body; what findComment looks for. */
 export const COMMENT_MARKER = '<!-- myaas:instance -->';
 
@@ -21,6 +25,8 @@ export interface RenderInput {
 }
 
 const STATUS: Record<InstanceStatus, string> = {
+  queued: '⏸️ waiting for capacity',
+  retrying: '🔁 retrying',
   provisioning: '⏳ provisioning',
   ready: '✅ ready',
   failed: '❌ failed',
@@ -54,6 +60,7 @@ function section(view: InstanceView, input: RenderInput): string {
   const live = v.status === 'provisioning' || v.status === 'ready';
   let status = STATUS[v.status] ?? cell(v.status);
   if (v.status === 'failed') status += `: ${v.error ? code(v.error) : 'no reason given'}`;
+  if (v.status === 'retrying') status += ` (attempt ${v.attempts + 1}${v.retryAt ? ` at ${when(v.retryAt)}` : ''})${v.error ? `: ${code(v.error)}` : ''}`;
   const rows: [string, string][] = [
     ['template', code(v.template)],
     ['data as of', when(view.dataAsOf)],
@@ -65,8 +72,9 @@ function section(view: InstanceView, input: RenderInput): string {
   if (input.showPassword && live && c) {
     rows.push(['password', code(c.password)], ['url', code(c.url)]);
   }
+  rows.push(['status', status]);
+  if (v.lastFault && v.status !== 'destroyed') rows.push(['last fault', code(v.lastFault)]);
   rows.push(
-    ['status', status],
     ['expires', v.expiresAt ? when(v.expiresAt) : v.status === 'destroyed' ? '—' : 'when the pull request closes'],
   );
   return [`#### ${cell(v.template)}`, '', '| | |', '| --- | --- |', ...rows.map(([k, val]) => `| ${k} | ${val} |`)].join('\n');
@@ -106,6 +114,10 @@ export interface CommentUpdater {
   onChange(view: InstanceView): Promise<void>;
   /** Resolves when every queued write has finished (tests, shutdown). */
   idle(): Promise<void>;
+  /** Owner keys of pull requests whose comment is behind (GitHub failed) and will be retried. */
+  pending(): string[];
+  /** Stops the timers of pending catch-ups. */
+  close(): void;
 }
 
 export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
@@ -117,6 +129,9 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
   // Per pull request: one write at a time, and at most one waiting (it renders the newest state anyway).
   const writes = createKeyedQueue();
   const seeding = new Map<string, Promise<Map<string, InstanceView>>>();
+  // Pull requests whose comment could not be written (GitHub down): failures in a row, and the timer of the next try.
+  const failures = new Map<string, number>();
+  const retries = new Map<string, NodeJS.Timeout>();
   const inflight = new Set<Promise<void>>();
 
   async function seed(owner: string): Promise<Map<string, InstanceView>> {
@@ -176,9 +191,29 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
       byTemplate = await pending;
     }
     byTemplate.set(view.instance.template, view);
-    return writes.coalesce(owner, () =>
-      write(owner, pr).catch((e) => log.warn({ owner, err: messageOf(e) }, 'could not update the pull request comment; the instance is unaffected')),
-    );
+    return schedule(owner, pr);
+  }
+
+  /** Writes the pull request's comment; when GitHub fails, tries again later until it succeeds. */
+  function schedule(owner: string, pr: PullRef): Promise<void> {
+    return writes.coalesce(owner, async () => {
+      try {
+        await write(owner, pr);
+        failures.delete(owner);
+      } catch (e) {
+        const n = (failures.get(owner) ?? 0) + 1;
+        failures.set(owner, n);
+        const waitMs = Math.min(CATCH_UP_MAX_MS, CATCH_UP_BASE_MS * 2 ** (n - 1));
+        log.warn({ owner, err: messageOf(e), retryInMs: waitMs }, 'could not update the pull request comment; the instance is unaffected, the comment catches up later');
+        clearTimeout(retries.get(owner));
+        const t = setTimeout(() => {
+          retries.delete(owner);
+          if (views.has(owner)) void schedule(owner, pr);
+        }, waitMs);
+        t.unref?.();
+        retries.set(owner, t);
+      }
+    });
   }
 
   return {
@@ -194,6 +229,11 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
     idle: async () => {
       while (inflight.size) await Promise.all([...inflight]);
       await writes.idle();
+    },
+    pending: () => [...failures.keys()],
+    close() {
+      for (const t of retries.values()) clearTimeout(t);
+      retries.clear();
     },
   };
 }

@@ -51,9 +51,11 @@ export function createDumpSource(dumpsDir: string): DumpSource {
           problems.push(`${join(dumpsDir, folder, file)}: template "${c.template}" already comes from ${clash.engine}/${clash.file}; rename one`);
           continue;
         }
-        const { size } = await stat(join(dumpsDir, folder, file));
+        const { size, mtimeMs } = await stat(join(dumpsDir, folder, file));
         const after = afterFileOf(c.template);
-        dumps.push({ template: c.template, engine, format: c.format, file, afterFile: files.includes(after) ? after : null, sizeBytes: size });
+        const afterStat = files.includes(after) ? await stat(join(dumpsDir, folder, after)) : null;
+        const fingerprint = [size, Math.trunc(mtimeMs), afterStat ? `${afterStat.size}:${Math.trunc(afterStat.mtimeMs)}` : ''].join(':');
+        dumps.push({ template: c.template, engine, format: c.format, file, afterFile: afterStat ? after : null, sizeBytes: size, fingerprint });
       }
     }
     return { dumps, problems };

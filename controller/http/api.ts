@@ -71,6 +71,12 @@ export function createApi(deps: ApiDeps) {
     return c.json({ template: version.template, version: versionDto(version) } satisfies ImportResponse, 202);
   });
 
+  api.delete('/templates/:name/import', async (c) => {
+    admin(c.get('principal'));
+    const version = await deps.templates.cancelImport(assertTemplateName(c.req.param('name')));
+    return c.json({ template: version.template, version: versionDto(version) } satisfies ImportResponse, 200);
+  });
+
   api.get('/instances', async (c) => {
     const p = c.get('principal');
     const list = await deps.instances.list(p.kind === 'admin' ? {} : { owner: ownerForIdentity(p.identity, deps.repos) });

@@ -38,6 +38,8 @@ export function instanceDto(view: InstanceView | InstanceRecord, withConnection:
     createdAt: i.createdAt.toISOString(),
     readyAt: iso(i.readyAt),
     ...(i.error ? { error: i.error } : {}),
+    ...(i.status === 'retrying' ? { attempts: i.attempts, ...(i.retryAt ? { retryAt: i.retryAt.toISOString() } : {}) } : {}),
+    ...(i.lastFault ? { lastFault: i.lastFault } : {}),
     connection: withConnection && conn ? ({ ...conn } satisfies ConnectionDto) : null,
   };
 }

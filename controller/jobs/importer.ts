@@ -6,6 +6,7 @@ import type { Paths } from '../domain/layout.js';
 import { assertTemplateName } from '../domain/names.js';
 import type { EngineName, TemplateVersion } from '../domain/types.js';
 import { newPassword, newVersionId } from '../lib/ids.js';
+import { formatMs } from '../lib/retry.js';
 import type { Clock, DumpSource, Engines, HostFiles, ImportProgress, Importer, Logger, Runtime, Storage, Store } from '../app/ports.js';
 import type { Dump } from '../domain/dumps.js';
 import { createLoader } from './import-load.js';
@@ -21,6 +22,8 @@ export interface ImporterDeps {
   clock: Clock;
   images: Record<EngineName, string>;
   jobs: number;
+  /** an import running longer is stopped (MYAAS_IMPORT_TIMEOUT) */
+  timeoutMs: number;
   /** label value that marks this controller's containers */
   home: string;
   log: Logger;
@@ -28,18 +31,25 @@ export interface ImporterDeps {
 
 export function createImporter(deps: ImporterDeps): Importer {
   const { store, storage, runtime, paths, log, clock } = deps;
-  const running = new Map<string, { version: TemplateVersion; done: Promise<TemplateVersion> }>();
+  const running = new Map<string, { version: TemplateVersion; done: Promise<TemplateVersion>; stop: AbortController }>();
   const listeners = new Set<ImportProgress>();
   const finished = new Set<(template: string) => void>();
   const load = createLoader(deps);
 
-  async function run(v: TemplateVersion, dump: Dump): Promise<TemplateVersion> {
+  async function run(v: TemplateVersion, dump: Dump, stop: AbortController): Promise<TemplateVersion> {
     const t0 = clock.now();
+    // A stop (cancel or timeout) removes the import's containers: whatever step is running then fails,
+    // and the failure below is recorded with the stop's reason instead of that step's.
+    const timer = setTimeout(() => stop.abort(new Error(`timed out after ${formatMs(deps.timeoutMs)} (MYAAS_IMPORT_TIMEOUT); the dump may hang (e.g. a lock wait or a sleep) or need a longer limit`)), deps.timeoutMs);
+    timer.unref?.();
+    const onStop = () => void runtime.removeAll(versionSelector(deps.home, v.id)).catch(() => 0);
+    stop.signal.addEventListener('abort', onStop, { once: true });
     const vlog = log.child({ template: v.template, version: v.id });
     const tell = (p: string) => {
       for (const l of listeners) l(v.id, p, clock.now() - t0);
     };
     const phase = async (p: string) => {
+      if (stop.signal.aborted) throw stop.signal.reason;
       vlog.info({ phase: p, elapsedMs: clock.now() - t0 }, `import: ${p}`);
       tell(p);
       await store.updateVersion(v.id, { phase: p });
@@ -49,6 +59,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       const database = await load(v, dump, deps.engines(dump.engine), phase);
       await deps.files.removeTree(paths.staging(v.id));
       await phase('sealing');
+      stop.signal.removeEventListener('abort', onStop);
       await deps.files.sync(dir);
       const sizeBytes = await storage.size(dir);
       await storage.seal(dir);
@@ -61,7 +72,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       tell('ready');
       return { ...v, ...done };
     } catch (e) {
-      const error = messageOf(e);
+      const error = stop.signal.aborted ? messageOf(stop.signal.reason) : messageOf(e);
       vlog.error({ err: error, elapsedMs: clock.now() - t0 }, 'import failed; latest version unchanged');
       await runtime.removeAll(versionSelector(deps.home, v.id)).catch(() => 0);
       await storage.remove(dir).catch((err) => vlog.warn({ err: messageOf(err) }, 'could not remove failed datadir'));
@@ -70,6 +81,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       tell('failed');
       return { ...v, status: 'failed', error };
     } finally {
+      clearTimeout(timer);
       running.delete(v.template);
       for (const l of finished) {
         try {
@@ -104,11 +116,19 @@ export function createImporter(deps: ImporterDeps): Importer {
         error: null,
         createdAt: new Date(clock.now()),
         readyAt: null,
+        dumpFingerprint: dump.fingerprint,
       };
       await store.insertVersion({ ...version, phase: 'queued' });
-      const entry = { version, done: run(version, dump) };
+      const stop = new AbortController();
+      const entry = { version, done: run(version, dump, stop), stop };
       running.set(template, entry);
       return entry;
+    },
+    async cancel(template, why = 'cancelled by request (myaas import --cancel)') {
+      const r = running.get(template);
+      if (!r) return null;
+      r.stop.abort(new Error(why));
+      return r.done;
     },
     isRunning: (versionId) => [...running.values()].some((r) => r.version.id === versionId),
     runningTemplates: () => [...running.keys()],

@@ -1,13 +1,28 @@
 // Level-triggered convergence of instances, one pass at a time per instance: reads what the state DB
 // wants, looks at what Docker and the pool hold, and takes the one step domain/lifecycle.ts names.
 // The only code that makes an instance ready. Safe to run again at any point after a crash.
+// Failures are retried with growing pauses; the engine's events (a server that died, an
+// out-of-memory kill) wake the instance at once instead of at the next sweep.
 import { AppError, messageOf, UniqueViolation } from '../domain/errors.js';
-import { isBehind, nextStep, wantsNewVersion } from '../domain/lifecycle.js';
+import { LABEL } from '../domain/labels.js';
+import { afterFailure, isBehind, nextStep, STABLE_AFTER_MS, wantsNewVersion, type Failure } from '../domain/lifecycle.js';
 import { pickPort, type PortRange } from '../domain/port-range.js';
 import type { InstanceRecord, TemplateVersion } from '../domain/types.js';
 import { createKeyedQueue } from '../lib/keyed-queue.js';
-import type { Handover, HandoverBook, Importer, InstanceChanges, InstancePatch, Logger, Reconciler, Store, Telemetry } from '../app/ports.js';
+import type {
+  Handover,
+  HandoverBook,
+  Importer,
+  InstanceChanges,
+  InstancePatch,
+  Logger,
+  Reconciler,
+  RuntimeEvent,
+  Store,
+  Telemetry,
+} from '../app/ports.js';
 import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
+import { faultOf, oomRecovered } from './faults.js';
 
 export interface ReconcilerDeps extends ProvisionDeps {
   store: Store;
@@ -17,14 +32,22 @@ export interface ReconcilerDeps extends ProvisionDeps {
   changes: InstanceChanges;
   telemetry: Telemetry;
   portRange: PortRange | null;
+  /** automatic attempts after a failure before an instance is left failed */
+  retryAttempts: number;
   log: Logger;
   /** at most this many instances provision at once */
   concurrency?: number;
 }
 
+/** A failure that another attempt cannot fix. */
+class Permanent extends Error {}
+
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { store, log, clock } = deps;
   const queue = createKeyedQueue();
+  const timers = new Map<string, NodeJS.Timeout>();
+  // Instances whose container reported an out-of-memory kill since we last looked.
+  const oomSeen = new Set<string>();
   let slots = deps.concurrency ?? 8;
   const waiting: Array<() => void> = [];
 
@@ -46,14 +69,25 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   }
 
+  /** Wakes `id` when its next attempt is due (the periodic sweep does it too, after a restart). */
+  function wakeAt(id: string, at: Date): void {
+    clearTimeout(timers.get(id));
+    const t = setTimeout(() => {
+      timers.delete(id);
+      void wake(id);
+    }, Math.max(0, at.getTime() - clock.now()));
+    t.unref?.();
+    timers.set(id, t);
+  }
+
   async function destroy(i: InstanceRecord, ilog: Logger): Promise<void> {
     if (i.status !== 'destroying') await set(i.id, { status: 'destroying' });
     await teardown(deps, i.id);
-    await set(i.id, { status: 'destroyed', destroyedAt: new Date(clock.now()), containerId: null });
+    await set(i.id, { status: 'destroyed', destroyedAt: new Date(clock.now()), containerId: null, retryAt: null });
     ilog.info('instance destroyed');
   }
 
-  /** The version a (re)build clones, or null when there is none yet (after marking why, if it will not come). */
+  /** The version a (re)build clones, or null while an import of the template runs (it wakes us when done). */
   async function targetVersion(i: InstanceRecord): Promise<TemplateVersion | null> {
     const version = wantsNewVersion(i)
       ? i.pinnedVersionId
@@ -61,19 +95,20 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         : await store.latestReady(i.template)
       : await store.getVersion(i.versionId!);
     if (version && (version.status === 'ready' || version.status === 'retired')) return version;
-    if (deps.importer.runningTemplates().includes(i.template)) return null; // woken again when the import ends
-    await set(i.id, {
-      status: 'failed',
-      error: `template "${i.template}" has no ready version: import it (myaas import ${i.template}) and reset this instance`,
-    });
-    return null;
+    if (deps.importer.runningTemplates().includes(i.template)) return null;
+    const [last] = await store.listVersions({ template: i.template });
+    throw new Permanent(
+      last?.status === 'failed'
+        ? `template "${i.template}" has no ready version: its last import failed (${last.error ?? 'no reason given'}); fix the dump and run \`myaas import ${i.template}\`, then reset this instance`
+        : `template "${i.template}" has no ready version: import it (myaas import ${i.template}) and reset this instance`,
+    );
   }
 
   /** Marks ready unless the owner asked for something else meanwhile (destroy, reset, another claim). */
   async function markReady(i: InstanceRecord, patch: InstancePatch): Promise<boolean> {
     const now = await store.getInstance(i.id);
     if (!now || now.desired === 'absent' || now.generation !== i.generation) return false;
-    await set(i.id, { ...patch, status: 'ready', appliedGeneration: i.generation, readyAt: new Date(clock.now()), error: null });
+    await set(i.id, { ...patch, status: 'ready', appliedGeneration: i.generation, readyAt: new Date(clock.now()), error: null, retryAt: null });
     return true;
   }
 
@@ -93,7 +128,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   async function bringUp(i: InstanceRecord, keepClone: boolean, ilog: Logger): Promise<void> {
     const version = await targetVersion(i);
-    if (!version) return;
+    if (!version) {
+      if (i.status !== 'provisioning') await set(i.id, { status: 'provisioning' });
+      return;
+    }
     if (i.status !== 'provisioning') await set(i.id, { status: 'provisioning' });
     let port = i.port;
     if (deps.portRange && port === null) port = await assignPort(i.id, []);
@@ -104,9 +142,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           log: ilog,
           onContainer: (containerId, p) => store.updateInstance(i.id, { containerId, port: p }),
         });
-        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId })) {
+        // A restart keeps counting attempts: a server that stops again soon is crashing in a loop.
+        const attempts = keepClone ? i.attempts : 0;
+        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts })) {
           deps.telemetry.provisioned(r.timings);
-          ilog.info({ version: version.id, port: r.port, ...r.timings }, 'instance ready');
+          ilog.info({ version: version.id, port: r.port, ...r.timings }, keepClone ? 'instance running again' : 'instance ready');
         }
         return;
       } catch (e) {
@@ -138,27 +178,53 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return true;
   }
 
+  /** A ready instance whose server is not running: say why, then start it again (or later, if it keeps stopping). */
+  async function recover(i: InstanceRecord, ilog: Logger): Promise<void> {
+    const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
+    const oom = oomSeen.delete(i.id);
+    const fault = faultOf(c && oom ? { ...c, oomKilled: true } : c, deps.memoryBytes, new Date(clock.now()));
+    ilog.warn({ fault }, 'the server of a ready instance stopped; starting it again on its data');
+    const ranMs = i.readyAt ? clock.now() - i.readyAt.getTime() : Infinity;
+    const looping = ranMs < STABLE_AFTER_MS;
+    const next = { ...i, attempts: looping ? i.attempts : 0, lastFault: fault };
+    if (looping) {
+      const after = afterFailure(next, { error: `the server keeps stopping: ${fault}`, retryable: true }, deps.retryAttempts, clock.now());
+      await set(i.id, { ...after, lastFault: fault });
+      if (after.retryAt) wakeAt(i.id, after.retryAt);
+      return;
+    }
+    await set(i.id, { lastFault: fault, attempts: 0 });
+    await provisionOrFail(next, true, ilog);
+  }
+
   async function converge(id: string): Promise<void> {
     const i = await store.getInstance(id);
     if (!i) return;
     const ilog = log.child({ instance: id, name: i.name, template: i.template });
     const h = isBehind(i) ? deps.handovers.take(id) : null;
-    const todo = nextStep(i, { handoverPending: h !== null });
+    const todo = nextStep(i, { handoverPending: h !== null, now: clock.now() });
     if (h && todo !== 'handover') void h.session?.then((s) => s.close()).catch(() => undefined);
     switch (todo) {
       case 'nothing':
         return;
+      case 'wait':
+        return wakeAt(id, i.retryAt!);
       case 'destroy':
         return destroy(i, ilog);
       case 'check': {
         const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
-        if (c?.running) return;
-        ilog.warn('container of a ready instance is gone; starting it again on its data');
-        return provisionOrFail(i, true, ilog);
+        if (c?.running) {
+          // The kernel killed one of the server's processes (a query) and the server carried on: tell the owner.
+          if (oomSeen.delete(id)) await set(id, { lastFault: oomRecovered(deps.memoryBytes, new Date(clock.now())) });
+          return;
+        }
+        return recover(i, ilog);
       }
       case 'handover':
         if (await handover(i, h as Handover, ilog)) return;
         return provisionOrFail(i, false, ilog);
+      case 'restart':
+        return provisionOrFail(i, true, ilog);
       case 'provision':
         return provisionOrFail(i, false, ilog);
     }
@@ -168,10 +234,13 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     try {
       await slot(() => bringUp(i, keepClone, ilog));
     } catch (e) {
-      const error = messageOf(e);
-      ilog.error({ err: error }, 'provisioning failed');
+      const failure: Failure = { error: messageOf(e), retryable: !(e instanceof Permanent) };
       const now = await store.getInstance(i.id);
-      if (now && now.desired === 'present' && now.generation === i.generation) await set(i.id, { status: 'failed', error });
+      if (!now || now.desired !== 'present' || now.generation !== i.generation) return;
+      const after = afterFailure(now, failure, deps.retryAttempts, clock.now());
+      ilog.error({ err: failure.error, attempts: after.attempts, retryAt: after.retryAt }, after.status === 'retrying' ? 'provisioning failed; will retry' : 'provisioning failed');
+      await set(i.id, after);
+      if (after.retryAt) wakeAt(i.id, after.retryAt);
     }
   }
 
@@ -180,11 +249,37 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       converge(id).catch((e) => log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep')),
     );
 
+  async function retryNow(id: string): Promise<void> {
+    const i = await store.getInstance(id);
+    if (!i || i.desired !== 'present' || (i.status !== 'failed' && i.status !== 'retrying')) return;
+    await set(id, { status: 'provisioning', attempts: 0, retryAt: null });
+    await wake(id);
+  }
+
+  async function wakeAll(filter: { template?: string; retryFailed?: boolean } = {}): Promise<void> {
+    await Promise.all(
+      (await store.listLive({ template: filter.template })).map((i) =>
+        // Instances that failed for want of a template version get one more chance when an import ends.
+        filter.retryFailed && i.status === 'failed' && i.versionId === null ? retryNow(i.id) : wake(i.id),
+      ),
+    );
+  }
+
   return {
     wake,
-    async wakeAll(filter = {}) {
-      await Promise.all((await store.listLive({ template: filter.template })).map((i) => wake(i.id)));
+    wakeAll,
+    observe(e: RuntimeEvent) {
+      if (e.kind === 'resynced') return void wakeAll();
+      const id = e.labels[LABEL.instance];
+      if (id && e.kind === 'oom') oomSeen.add(id);
+      // A start is our own doing; a death, an OOM kill or a removal may need an answer.
+      if (id && e.kind !== 'started') void wake(id);
     },
+    retryNow,
     idle: () => queue.idle(),
+    close() {
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    },
   };
 }

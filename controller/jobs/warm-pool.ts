@@ -72,7 +72,7 @@ export function createWarmPool(deps: WarmPoolDeps): WarmPool {
         await store.getOrCreateInstance({
           id, name: `warm-${id}`, owner: formatOwner(poolOwner(id)), template, engine: latest.engine, versionId: null,
           pinnedVersionId: latest.id, status: 'provisioning', desired: 'present', port: null, password: newPassword(),
-          containerId: null, error: null, generation: 0, appliedGeneration: 0, expiresAt: null, createdAt: new Date(clock.now()),
+          containerId: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt: null, createdAt: new Date(clock.now()),
           readyAt: null, destroyedAt: null,
         });
         void reconciler.wake(id);

@@ -2,7 +2,7 @@
 
 import type Docker from 'dockerode';
 import { AppError } from '../domain/errors.js';
-import type { Bind, ContainerInfo, ContainerSpec } from './runtime.js';
+import type { Bind, ContainerInfo, ContainerSpec, RuntimeEvent } from './runtime.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -21,6 +21,8 @@ export function createOptions(spec: ContainerSpec, port: string | null): Docker.
     HostConfig: {
       Binds: spec.binds.map(bindString),
       Memory: spec.memoryBytes,
+      // No swap on top: the limit is the limit, and a runaway query meets it rather than slowing the host.
+      MemorySwap: spec.memoryBytes,
       NanoCpus: spec.nanoCpus,
       ShmSize: spec.shmBytes,
       PortBindings: port
@@ -58,6 +60,7 @@ export function fromInspect(i: Docker.ContainerInspectInfo): ContainerInfo {
     hostPort: running ? hostPort : null,
     // A container that was created but never started has no exit code, whatever Docker's 0 says.
     exitCode: running || i.State.Status === 'created' ? null : i.State.ExitCode,
+    oomKilled: i.State.OOMKilled === true,
   };
 }
 
@@ -73,6 +76,7 @@ export function fromListRow(r: Docker.ContainerInfo): ContainerInfo {
     running,
     hostPort: running && port ? port.PublicPort : null,
     exitCode: !running && exited ? Number(exited[1]) : null,
+    oomKilled: false,
   };
 }
 
@@ -124,4 +128,15 @@ export function endpoint(dockerHost: string | null | undefined): { options: Dock
   const protocol = scheme === 'https' ? 'https' : 'http';
   const port = url.port || (protocol === 'https' ? '2376' : '2375');
   return { options: { host: url.hostname, port, protocol, socketPath: undefined }, where: `${scheme}://${url.hostname}:${port}` };
+}
+
+/** One event of the engine's stream, in our words; null for events we do not follow. */
+export function fromEvent(raw: { Type?: string; Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } }): RuntimeEvent | null {
+  if (raw.Type !== 'container') return null;
+  const kinds: Record<string, RuntimeEvent['kind']> = { die: 'died', oom: 'oom', destroy: 'removed', start: 'started' };
+  const kind = kinds[raw.Action ?? ''];
+  if (!kind) return null;
+  const attrs = raw.Actor?.Attributes ?? {};
+  // Attributes mix labels with a few of Docker's own keys (name, image, exitCode); labels are what we match on.
+  return { kind, containerId: raw.Actor?.ID ?? raw.id ?? null, labels: attrs };
 }

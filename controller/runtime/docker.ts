@@ -8,6 +8,7 @@ import { createOptions, demuxBuffer, endpoint, fromInspect, fromListRow, ipv4Hos
 import type { ContainerInfo, ExecOutput, Runtime } from './runtime.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isUnreachable } from '../lib/net-errors.js';
+import { watchEvents } from './docker-events.js';
 
 /** How long stop() waits for the exit that follows SIGKILL; the kernel makes that quick. */
 const AFTER_KILL_MS = 30_000;
@@ -241,6 +242,8 @@ export function createDockerRuntime(opts: { dockerHost?: string | null }): Runti
       const info = await inspectRaw(id);
       return info ? fromInspect(info) : null;
     },
+
+    watch: (labels, onEvent) => watchEvents(docker, labels, onEvent),
 
     async memoryUsage(id) {
       let stats: Docker.ContainerStats;

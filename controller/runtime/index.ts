@@ -21,4 +21,4 @@ export function createRuntime(kind: RuntimeKind, opts: RuntimeOptions = {}): Run
   }
 }
 
-export type { Bind, ContainerInfo, ContainerSpec, ExecOutput, Runtime } from './runtime.js';
+export type { Bind, ContainerInfo, ContainerSpec, ExecOutput, Runtime, RuntimeEvent } from './runtime.js';

@@ -32,6 +32,17 @@ export interface ContainerInfo {
   /** host port the published container port is bound to, when running */
   hostPort: number | null;
   exitCode: number | null;
+  /** the kernel killed it for using more memory than its limit (known from inspect, not from lists) */
+  oomKilled: boolean;
+}
+
+/** Something happened to a container, as the engine reports it as it happens. */
+export interface RuntimeEvent {
+  /** died: its process ended; oom: the kernel killed it for memory; removed; started; resynced: the
+   *  event stream was interrupted (e.g. the engine restarted), so anything may have happened meanwhile */
+  kind: 'died' | 'oom' | 'removed' | 'started' | 'resynced';
+  containerId: string | null;
+  labels: Record<string, string>;
 }
 
 export interface ExecOutput {
@@ -56,6 +67,11 @@ export interface Runtime {
   /** Containers whose labels include all of `labels`. */
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   inspect(id: string): Promise<ContainerInfo | null>;
+  /**
+   * Follows the engine's events for containers whose labels include all of `labels`, reconnecting
+   * when the stream breaks. Returns a function that stops following.
+   */
+  watch(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void): () => void;
   /** Resident memory of a running container, in bytes. */
   memoryUsage(id: string): Promise<number | null>;
   /** Last lines of the container's output, for error messages. */

@@ -49,6 +49,7 @@ export async function startTestController(opts: {
   const server = serve({ fetch: controller.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((r) => server.once('listening', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await controller.announce(url);
   let stopped = false;
   return {
     url,

@@ -102,7 +102,7 @@ export function makeView(over: Partial<InstanceRecord> & { connection?: Connecti
   const instance: InstanceRecord = {
     id: 'i1', name: 'instance', owner: 'api:test', template: 'chinook', engine: 'postgres', versionId: 'v1', pinnedVersionId: null,
     status: 'provisioning', desired: 'present', port: null, password: 'pw', containerId: null, error: null, generation: 0,
-    appliedGeneration: 0, expiresAt: null, createdAt: new Date('2024-05-02T08:00:00.000Z'), readyAt: null, destroyedAt: null,
+    appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt: null, createdAt: new Date('2024-05-02T08:00:00.000Z'), readyAt: null, destroyedAt: null,
     ...rec,
   };
   return { instance, dataAsOf, connection };

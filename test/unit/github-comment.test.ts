@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { GitHubClient, IssueComment } from '../../controller/github/client.js';
 import { COMMENT_MARKER, createCommentUpdater, renderComment } from '../../controller/github/comment.js';
 import type { InstanceView } from '../../controller/domain/types.js';
@@ -191,5 +191,28 @@ describe('createCommentUpdater', () => {
     await updater.onChange(view({ owner: 'api:alice' }));
     await updater.onChange(view({ owner: 'gh:octo/app@run-99' }));
     expect(state.calls).toEqual([]);
+  });
+
+  it('catches up when GitHub comes back: a failed write is tried again later, with the newest state', async () => {
+    vi.useFakeTimers();
+    try {
+      const { client, comments, state } = memoryClient();
+      const updater = createCommentUpdater({ client, log: createMemoryLogger(), commentPassword: false });
+      state.failing = true;
+      await updater.onChange(view({ status: 'provisioning', connection: null }));
+      await updater.onChange(view({ status: 'ready' }));
+      expect(updater.pending()).toEqual([OWNER]);
+      expect(comments.size).toBe(0);
+      state.failing = false;
+      await vi.advanceTimersByTimeAsync(60_000);
+      await updater.idle();
+      expect(updater.pending()).toEqual([]);
+      const mine = [...comments.values()].filter((c) => c.body.startsWith(COMMENT_MARKER));
+      expect(mine).toHaveLength(1);
+      expect(mine[0].body).toContain('✅ ready');
+      updater.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { buildCore, DATA } from '../helpers/fakes/core.js';
 import { gate } from '../helpers/fakes/world.js';
 
 const dump = (template: string, over: Partial<Dump> = {}): Dump => ({
-  template, engine: 'postgres', format: 'sql', file: `${template}.sql`, afterFile: null, sizeBytes: 100, ...over,
+  template, engine: 'postgres', format: 'sql', file: `${template}.sql`, afterFile: null, sizeBytes: 100, fingerprint: '100:1', ...over,
 });
 
 /** exec answers of an import server whose dump created and switched to its own database `own`. */
@@ -38,7 +38,7 @@ describe('importer', () => {
     const { version, done } = await core.importer.start('shop');
     expect(version.status).toBe('importing');
     const v = await done;
-    expect(v).toMatchObject({ status: 'ready', database: 'shop', sizeBytes: 1234 });
+    expect(v).toMatchObject({ status: 'ready', database: 'shop', sizeBytes: 1234, dumpFingerprint: '100:1' });
     expect(phases).toEqual([
       'preparing datadir', 'initialising datadir', 'starting import server', 'loading shop.sql', 'running shop.after.sql', 'shutting down cleanly', 'sealing', 'ready',
     ]);

@@ -51,7 +51,7 @@ describe('instance service', () => {
     const e = await core.instances.create({ owner: apiOwner('a'), template: 'nope' }).catch((x: unknown) => x);
     expect((e as AppError).code).toBe('not_found');
     expect((e as AppError).message).toContain('put a dump at /dumps/<postgres|mariadb>/nope.sql');
-    core.world.dumps.put({ template: 'fresh', engine: 'mariadb', format: 'sql', file: 'fresh.sql', afterFile: null, sizeBytes: 5 });
+    core.world.dumps.put({ template: 'fresh', engine: 'mariadb', format: 'sql', file: 'fresh.sql', afterFile: null, sizeBytes: 5, fingerprint: '5:1' });
     const made = await core.instances.create({ owner: apiOwner('a'), template: 'fresh' });
     expect(made.instance.engine).toBe('mariadb');
     expect(core.importer.runningTemplates()).toEqual(['fresh']);

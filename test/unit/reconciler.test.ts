@@ -62,7 +62,7 @@ describe('reconciler', () => {
 
   it('waits for a running import, then provisions when it ends', async () => {
     const core = buildCore();
-    core.world.dumps.put({ template: 'shop', engine: 'postgres', format: 'sql', file: 'shop.sql', afterFile: null, sizeBytes: 10 });
+    core.world.dumps.put({ template: 'shop', engine: 'postgres', format: 'sql', file: 'shop.sql', afterFile: null, sizeBytes: 10, fingerprint: '10:1' });
     const held = gate();
     const exec = core.world.faults.exec;
     core.world.faults.exec = async (argv) => {
@@ -82,13 +82,18 @@ describe('reconciler', () => {
 
   it('fails with what to do when the template has no version and none is coming', async () => {
     const core = buildCore();
-    core.world.dumps.put({ template: 'gone', engine: 'postgres', format: 'sql', file: 'gone.sql', afterFile: null, sizeBytes: 1 });
+    core.world.dumps.put({ template: 'gone', engine: 'postgres', format: 'sql', file: 'gone.sql', afterFile: null, sizeBytes: 1, fingerprint: '1:1' });
     core.world.faults.exec = (argv) => (argv[0] === 'load' ? { exitCode: 3, stderr: 'ERROR: syntax error at line 1' } : { exitCode: 0, stdout: '' });
     const { instance } = await core.instances.create({ owner, template: 'gone' });
     await core.settle();
     const i = await core.instances.get(instance.id);
     expect(i.status).toBe('failed');
-    expect(i.error).toBe('template "gone" has no ready version: import it (myaas import gone) and reset this instance');
+    expect(i.error).toBe(
+      'template "gone" has no ready version: its last import failed (loading gone.sql failed: ERROR: syntax error at line 1); fix the dump and run `myaas import gone`, then reset this instance',
+    );
+    // A missing template is not retried on a timer: another attempt cannot help until an import does.
+    expect(i.attempts).toBe(1);
+    expect(i.retryAt).toBeNull();
   });
 
   it('a reset rebuilds from a fresh clone of latest with the same port and password', async () => {
@@ -113,6 +118,7 @@ describe('reconciler', () => {
     const { instance } = await core.instances.create({ owner, template: 'chinook' });
     await core.settle();
     const i = await core.instances.get(instance.id);
+    core.clock.advance(120_000); // it ran a while: not a crash loop
     core.world.containers.clear();
     core.world.events.length = 0;
     await core.reconciler.wake(i.id);
@@ -120,11 +126,12 @@ describe('reconciler', () => {
     expect(again.status).toBe('ready');
     expect(core.world.events.some((e) => e.startsWith('clone'))).toBe(false);
     expect(core.world.volumes.get(`${DATA}/instances/${i.id}`)?.password).toBe(i.password);
-    expect(core.log.text()).toContain('container of a ready instance is gone');
+    expect(core.log.text()).toContain('the server of a ready instance stopped');
+    expect(again.lastFault).toMatch(/^its container was removed \(2026-01-01 00:02 UTC\); started again on its data$/);
   });
 
-  it('a failed start marks the instance failed with Docker’s reason and removes its clone', async () => {
-    const core = buildCore();
+  it('a failed start with no retries left marks the instance failed with Docker’s reason and removes its clone', async () => {
+    const core = buildCore({ retryAttempts: 0 });
     await core.addVersion('chinook');
     core.world.faults.startFailures.push(new AppError('internal', 'container could not start: no such image'));
     const { instance } = await core.instances.create({ owner, template: 'chinook' });

@@ -40,7 +40,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -54,16 +54,16 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   changes.subscribe((id) => announced.push(id));
   const timings: ProvisionTimings[] = [];
   const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, log };
-  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2 });
+  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000 });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
     ...common, importer, changes, handovers, net: world.net, telemetry: { provisioned: (t) => void timings.push(t) },
     portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
-    probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency,
+    probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency, retryAttempts: opts.retryAttempts ?? 3,
   });
   const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, probeHost: '127.0.0.1', log });
   importer.onFinished((template) => {
-    void reconciler.wakeAll({ template });
+    void reconciler.wakeAll({ template, retryFailed: true });
     void warmPool.refill();
   });
   const templates = createTemplateService({ store, dumps: world.dumps, importer });
@@ -72,6 +72,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
     portRange: opts.portRange ?? null,
   });
   const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });
+  world.runtime.watch({ 'myaas.home': DATA }, (e) => reconciler.observe(e));
 
   return {
     world, store, clock, log, reconciler, instances, templates, importer, warmPool, reaper, timings, changes: announced,

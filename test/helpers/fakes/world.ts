@@ -12,6 +12,7 @@ import type {
   HostFiles,
   HostNet,
   Runtime,
+  RuntimeEvent,
   Storage,
 } from '../../../controller/app/ports.js';
 import { AppError } from '../../../controller/domain/errors.js';
@@ -32,6 +33,7 @@ export interface Container {
   hostPort: number | null;
   /** the volume it serves (its first bind) */
   volume: string | null;
+  oomKilled?: boolean;
 }
 
 /** A gate: calls wait at it until the test opens it. */
@@ -74,6 +76,10 @@ export interface World {
   net: HostNet;
   /** the server listening on a port, if any */
   serverAt(port: number): Container | undefined;
+  /** the container's process ends (a crash, or an out-of-memory kill), announced as the engine would */
+  kill(containerId: string, opts?: { oom?: boolean; exitCode?: number }): void;
+  /** announces an event to the runtime's watchers */
+  emit(e: RuntimeEvent): void;
 }
 
 export function createWorld(): World {
@@ -88,6 +94,7 @@ export function createWorld(): World {
     deadServers: new Set(),
   };
   let nextPort = 40000;
+  const watchers = new Set<(e: RuntimeEvent) => void>();
   const written = new Map<string, string>();
   const dirs = new Set<string>();
   let nextId = 0;
@@ -133,6 +140,7 @@ export function createWorld(): World {
   const matches = (c: Container, labels: Record<string, string>) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v);
   const info = (c: Container): ContainerInfo => ({
     id: c.id, name: c.spec.name, labels: { ...c.spec.labels }, running: c.running, hostPort: c.running ? c.hostPort : null, exitCode: c.exitCode,
+    oomKilled: c.oomKilled ?? false,
   });
   const find = (idOrName: string) => containers.get(idOrName) ?? [...containers.values()].find((c) => c.spec.name === idOrName);
 
@@ -200,6 +208,13 @@ export function createWorld(): World {
       await tick();
       const c = find(id);
       return c ? info(c) : null;
+    },
+    watch(labels, onEvent) {
+      const l = (e: RuntimeEvent) => {
+        if (Object.entries(labels).every(([k, v]) => e.kind === 'resynced' || e.labels[k] === v)) onEvent(e);
+      };
+      watchers.add(l);
+      return () => watchers.delete(l);
     },
     async memoryUsage() {
       return 10_000_000;
@@ -317,5 +332,16 @@ export function createWorld(): World {
     },
   };
 
-  return { volumes, containers, events, faults, storage, runtime, engine, files, dumps, net, serverAt };
+  const emit = (e: RuntimeEvent) => watchers.forEach((w) => w(e));
+  const kill = (id: string, opts: { oom?: boolean; exitCode?: number } = {}) => {
+    const c = containers.get(id);
+    if (!c) throw new Error(`no container ${id}`);
+    c.running = false;
+    c.exitCode = opts.exitCode ?? (opts.oom ? 137 : 1);
+    c.oomKilled = opts.oom ?? false;
+    if (opts.oom) emit({ kind: 'oom', containerId: id, labels: { ...c.spec.labels } });
+    emit({ kind: 'died', containerId: id, labels: { ...c.spec.labels } });
+  };
+
+  return { volumes, containers, events, faults, storage, runtime, engine, files, dumps, net, serverAt, kill, emit };
 }

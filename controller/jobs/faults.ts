@@ -1,0 +1,18 @@
+// How an instance's owner is told why its server stopped: one line, no server log lines.
+import type { ContainerInfo } from '../app/ports.js';
+
+const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+const at = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+export function faultOf(c: ContainerInfo | null, memoryLimitBytes: number, when: Date): string {
+  if (!c) return `its container was removed (${at(when)}); started again on its data`;
+  if (c.oomKilled) {
+    return `killed for using more than its memory limit of ${mib(memoryLimitBytes)} (MYAAS_MEMORY_LIMIT) at ${at(when)}; started again on its data`;
+  }
+  return `the server stopped${c.exitCode !== null ? ` (exit code ${c.exitCode})` : ''} at ${at(when)}; started again on its data`;
+}
+
+/** A process of the server (one query's backend) was killed for memory, and the server carried on. */
+export function oomRecovered(memoryLimitBytes: number, when: Date): string {
+  return `a query was killed for using more than the memory limit of ${mib(memoryLimitBytes)} (MYAAS_MEMORY_LIMIT) at ${at(when)}; the server recovered`;
+}
