@@ -85,8 +85,9 @@ export function createMariadbEngine(): Engine {
     pingCommand: () => [...CLIENT, '-N', '-B', '-e', 'SELECT 1'],
     loadDatabase: (template) => template,
     createDatabaseCommand: (db) => [...CLIENT, '-e', `CREATE DATABASE ${ident(db)}`],
-    // `source` stops at the first error in batch mode; the file is read by the client inside the container.
-    loadSqlCommand: (file, db) => [...CLIENT, '--batch', db, '-e', `source ${file}`],
+    // The file is read by the client inside the container. Without --abort-source-on-error, `source`
+    // reports an error, goes on with the next statement and exits 0.
+    loadSqlCommand: (file, db) => [...CLIENT, '--batch', '--abort-source-on-error', db, '-e', `source ${file}`],
     restoreArchiveCommand: () => null,
     listDatabasesCommand: () => [
       ...CLIENT, '-N', '-B', '-e',
