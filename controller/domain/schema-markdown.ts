@@ -22,10 +22,16 @@ const HEADINGS: Record<ObjectKind, [singular: string, plural: string]> = {
 const MARK = { added: '➕', removed: '➖', changed: '✏️' } as const;
 const MAX_DETAIL = 160;
 
-/** A code span that stays one span: no backticks or line breaks inside, long text shortened. */
+/**
+ * A code span that stays one span: line breaks flattened, long text shortened, and a fence longer than
+ * any run of backticks inside (MariaDB quotes names with them).
+ */
 function code(s: string): string {
-  const flat = s.replace(/`/g, "'").replace(/\s+/g, ' ').trim();
-  return `\`${flat.length > MAX_DETAIL ? `${flat.slice(0, MAX_DETAIL - 1)}…` : flat}\``;
+  const flat = s.replace(/\s+/g, ' ').trim();
+  const short = flat.length > MAX_DETAIL ? `${flat.slice(0, MAX_DETAIL - 1)}…` : flat;
+  const fence = '`'.repeat(Math.max(0, ...(short.match(/`+/g) ?? []).map((r) => r.length)) + 1);
+  const pad = short.startsWith('`') || short.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${short}${pad}${fence}`;
 }
 
 /** Outside code spans only our own words and names appear; keep HTML from being interpreted. */

@@ -33,7 +33,10 @@ export interface ConstraintSnapshot {
 export interface TableSnapshot {
   /** `schema.table` for PostgreSQL, `table` for MariaDB (one database is one schema there) */
   name: string;
-  /** the catalog's row estimate; 0 only when the table was seen to be empty */
+  /**
+   * the catalog's row estimate; where the catalog has none (never analysed) or says 0, a count of up
+   * to 10000 rows, so 0 means the table was seen to be empty
+   */
   rows: number;
   columns: ColumnSnapshot[];
   indexes: IndexSnapshot[];
@@ -124,13 +127,14 @@ export interface SchemaDiff {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-function describeColumn(c: ColumnSnapshot): string[] {
+/** `varchar(50) NOT NULL DEFAULT 'x'` */
+function describeColumn(c: ColumnSnapshot): string {
   return [
     c.type,
     c.nullable ? 'NULL' : 'NOT NULL',
     ...(c.default !== null ? [`DEFAULT ${c.default}`] : []),
     ...(c.generated ? [c.generated.replace('_', ' ')] : []),
-  ];
+  ].join(' ');
 }
 
 /** Pairs objects of two lists by key: only in before, only in after, in both. */
@@ -171,11 +175,11 @@ function diffTable(engine: EngineName, b: TableSnapshot, a: TableSnapshot, kinds
   const t = a.name;
   const cols = pair(b.columns, a.columns, (c) => c.name);
   for (const c of cols.removed) {
-    kinds.column.removed.push({ kind: 'column', action: 'removed', name: `${t}.${c.name}`, details: describeColumn(c) });
+    kinds.column.removed.push({ kind: 'column', action: 'removed', name: `${t}.${c.name}`, details: [describeColumn(c)] });
     warn(warning('dropped_column', `${t}.${c.name}`, b.rows > 0 ? `its values in about ${plural(b.rows, 'row')} are lost` : 'the table was empty'));
   }
   for (const c of cols.added) {
-    kinds.column.added.push({ kind: 'column', action: 'added', name: `${t}.${c.name}`, details: describeColumn(c) });
+    kinds.column.added.push({ kind: 'column', action: 'added', name: `${t}.${c.name}`, details: [describeColumn(c)] });
     if (!c.nullable && c.default === null && !c.generated && b.rows > 0) {
       warn(warning('not_null_without_default', `${t}.${c.name}`, `the table has about ${plural(b.rows, 'row')}; adding it fails (or fills in an implicit value) where rows exist`));
     }
@@ -214,7 +218,7 @@ export function diffSchemas(before: SchemaSnapshot, after: SchemaSnapshot): Sche
     warn(warning('dropped_table', t.name, t.rows > 0 ? `about ${plural(t.rows, 'row')} are lost` : 'it was empty'));
   }
   for (const t of tables.added) {
-    kinds.table.added.push({ kind: 'table', action: 'added', name: t.name, details: t.columns.map((c) => `${c.name} ${describeColumn(c).join(' ')}`) });
+    kinds.table.added.push({ kind: 'table', action: 'added', name: t.name, details: t.columns.map((c) => `${c.name} ${describeColumn(c)}`) });
   }
   for (const [b, a] of tables.both) diffTable(engine, b, a, kinds, warn);
 

@@ -2,6 +2,12 @@
 import mysql from 'mysql2/promise';
 import type { Engine, EngineConn } from './engine.js';
 import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from './conn-retry.js';
+import { mariadbMaskingStatements } from './mariadb-masking.js';
+import { mariadbEmptyTablesStatement, readMariadbSchema } from './mariadb-schema.js';
+
+// Compound statements (BEGIN NOT ATOMIC … END) hold semicolons: the client must split on something else.
+const DELIMITER = '$myaas$';
+const script = (statements: string[]) => `DELIMITER ${DELIMITER}\n${statements.map((s) => `${s}\n${DELIMITER}\n`).join('')}DELIMITER ;\n`;
 
 const DATA = '/var/lib/mysql';
 const SOCKET = '/tmp/mysqld.sock';
@@ -123,6 +129,11 @@ export function createMariadbEngine(): Engine {
           if ((rows as Array<{ ok: number }>)[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
+    readSchema: readMariadbSchema,
+    maskingStatements: (rules, db) => mariadbMaskingStatements(rules, db),
+    emptyTablesStatements: (db) => [mariadbEmptyTablesStatement(db)],
+    emptyTablesCommand: (db) => [...CLIENT, '--batch', db, '-e', script([mariadbEmptyTablesStatement(db)])],
+    sqlScript: script,
     url: (c) =>
       `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
   };

@@ -2,6 +2,8 @@
 import postgres from 'postgres';
 import type { Engine, EngineConn } from './engine.js';
 import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from './conn-retry.js';
+import { postgresMaskingStatements } from './postgres-masking.js';
+import { POSTGRES_EMPTY_TABLES, readPostgresSchema } from './postgres-schema.js';
 
 const DATA = '/var/lib/postgresql/data';
 const SOCKET = '/tmp';
@@ -127,6 +129,12 @@ export function createPostgresEngine(): Engine {
           if (rows[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
+    readSchema: readPostgresSchema,
+    // psql runs the statements on a connection to the database the import made.
+    maskingStatements: (rules) => postgresMaskingStatements(rules),
+    emptyTablesStatements: () => [POSTGRES_EMPTY_TABLES],
+    emptyTablesCommand: (db) => [...PSQL, '-d', db, '-c', POSTGRES_EMPTY_TABLES],
+    sqlScript: (statements) => statements.map((s) => `${s};\n`).join(''),
     url: (c) =>
       `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
   };
