@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import postgres from 'postgres';
 import type { EngineName } from '../../controller/domain/types.js';
 import type { Engine, EngineConn } from '../../controller/engines/engine.js';
 import { createEngine } from '../../controller/engines/index.js';
@@ -37,6 +39,8 @@ export interface EngineServer {
   restart(purpose: 'import' | 'instance'): Promise<void>;
   /** connection details to `database` (instance purpose only) */
   conn(database: string): EngineConn;
+  /** runs one statement over the wire as the admin user (instance purpose only); dates as strings */
+  query(database: string, sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
@@ -113,6 +117,23 @@ export async function startEngineServer(engineName: EngineName, purpose: 'import
     conn(database) {
       if (!port) throw new Error('the server does not publish a port: restart it for the instance purpose');
       return { host: '127.0.0.1', port, user: engine.adminUser, password, database };
+    },
+    async query(database, sql) {
+      const c = server.conn(database);
+      if (engine.name === 'postgres') {
+        const pg = postgres({ host: c.host, port: c.port, user: c.user, password: c.password, database, max: 1, onnotice: () => {}, types: { date: { to: 1184, from: [1082, 1114, 1184], serialize: (x: unknown) => String(x), parse: (x: string) => x } } });
+        try {
+          return [...(await pg.unsafe(sql))];
+        } finally {
+          await pg.end({ timeout: 1 });
+        }
+      }
+      const my = await mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, database, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+      try {
+        return (await my.query(sql))[0] as Record<string, unknown>[];
+      } finally {
+        await my.end();
+      }
     },
     async close() {
       await docker(['rm', '-f', '-v', id]).catch(() => {});
