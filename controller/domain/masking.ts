@@ -62,7 +62,9 @@ function parseKey(file: string, key: string, engine: EngineName): Pick<MaskRule,
   const ok = engine === 'postgres' ? parts.length === 2 || parts.length === 3 : parts.length === 2;
   if (!ok) fail(file, `${JSON.stringify(key)} is not ${shape}`);
   const bad = parts.find((p) => !NAME.test(p));
-  if (bad !== undefined) fail(file, `${JSON.stringify(key)}: ${JSON.stringify(bad)} is not a usable name (1 to 64 characters, no dots, quotes, backslashes or control characters)`);
+  if (bad !== undefined) {
+    fail(file, `${JSON.stringify(key)}: ${JSON.stringify(bad)} is not a usable name (1 to 64 characters, no dots, quotes, backslashes or control characters)`);
+  }
   if (engine !== 'postgres') return { schema: null, table: parts[0], column: parts[1] };
   return parts.length === 3 ? { schema: parts[0], table: parts[1], column: parts[2] } : { schema: 'public', table: parts[0], column: parts[1] };
 }

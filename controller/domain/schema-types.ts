@@ -56,7 +56,9 @@ export function parseColumnType(engine: EngineName, text: string): ColumnType {
   if (base in INT_BYTES) return { family: 'int', bytes: INT_BYTES[base], unsigned, base };
   if (base === 'numeric' || base === 'decimal') {
     // PostgreSQL's bare numeric is unbounded; MariaDB's bare decimal means decimal(10,0).
-    if (n.length === 0) return engine === 'postgres' ? { family: 'decimal', precision: Infinity, scale: Infinity, base } : { family: 'decimal', precision: 10, scale: 0, base };
+    if (n.length === 0) {
+      return engine === 'postgres' ? { family: 'decimal', precision: Infinity, scale: Infinity, base } : { family: 'decimal', precision: 10, scale: 0, base };
+    }
     return { family: 'decimal', precision: n[0], scale: n[1] ?? 0, base };
   }
   if (base in FLOAT_BYTES) return { family: 'float', bytes: FLOAT_BYTES[base], base };

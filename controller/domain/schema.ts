@@ -152,55 +152,70 @@ function emptyKinds(): Record<ObjectKind, KindDiff> {
   return Object.fromEntries(OBJECT_KINDS.map((k) => [k, { added: [], removed: [], changed: [] }])) as unknown as Record<ObjectKind, KindDiff>;
 }
 
-function columnChanges(engine: EngineName, table: string, b: ColumnSnapshot, a: ColumnSnapshot, rows: number, warn: (w: SchemaWarning) => void): string[] {
-  const name = `${table}.${a.name}`;
-  const details: string[] = [];
-  if (b.type !== a.type) {
-    details.push(`type ${b.type} → ${a.type}`);
-    const why = narrowing(engine, b.type, a.type);
-    if (why) warn(warning('narrowed_type', name, why));
+/** `what before → after` when they differ, else nothing. */
+const change = (what: string, b: string, a: string): string[] => (b === a ? [] : [`${what}${b} → ${a}`]);
+
+interface Describe<T> {
+  key: (t: T) => string;
+  /** qualified name shown for the object */
+  name: (t: T) => string;
+  show: (t: T) => string[];
+  changes: (b: T, a: T) => string[];
+}
+
+/** Records the objects of one kind as added, removed or changed; returns the pairing for warnings. */
+function compare<T>(into: KindDiff, kind: ObjectKind, before: T[], after: T[], d: Describe<T>) {
+  const p = pair(before, after, d.key);
+  for (const x of p.removed) into.removed.push({ kind, action: 'removed', name: d.name(x), details: d.show(x) });
+  for (const x of p.added) into.added.push({ kind, action: 'added', name: d.name(x), details: d.show(x) });
+  for (const [b, a] of p.both) {
+    const details = d.changes(b, a);
+    if (details.length) into.changed.push({ kind, action: 'changed', name: d.name(a), details });
   }
-  if (b.nullable !== a.nullable) {
-    details.push(a.nullable ? 'NOT NULL dropped' : 'NOT NULL added');
-    if (!a.nullable && rows > 0 && !a.generated) {
-      warn(warning('set_not_null', name, `the table has about ${plural(rows, 'row')}; this fails wherever the column holds NULL`));
-    }
-  }
-  if (b.default !== a.default) details.push(`default ${b.default ?? 'none'} → ${a.default ?? 'none'}`);
-  if (b.generated !== a.generated) details.push(`generated ${b.generated ?? 'no'} → ${a.generated ?? 'no'}`);
-  return details;
+  return p;
 }
 
 function diffTable(engine: EngineName, b: TableSnapshot, a: TableSnapshot, kinds: Record<ObjectKind, KindDiff>, warn: (w: SchemaWarning) => void): void {
   const t = a.name;
-  const cols = pair(b.columns, a.columns, (c) => c.name);
-  for (const c of cols.removed) {
-    kinds.column.removed.push({ kind: 'column', action: 'removed', name: `${t}.${c.name}`, details: [describeColumn(c)] });
-    warn(warning('dropped_column', `${t}.${c.name}`, b.rows > 0 ? `its values in about ${plural(b.rows, 'row')} are lost` : 'the table was empty'));
-  }
+  const rows = plural(b.rows, 'row');
+  const cols = compare(kinds.column, 'column', b.columns, a.columns, {
+    key: (c) => c.name,
+    name: (c) => `${t}.${c.name}`,
+    show: (c) => [describeColumn(c)],
+    changes: (bc, ac) => {
+      const name = `${t}.${ac.name}`;
+      const why = bc.type !== ac.type ? narrowing(engine, bc.type, ac.type) : null;
+      if (why) warn(warning('narrowed_type', name, why));
+      if (bc.nullable && !ac.nullable && b.rows > 0 && !ac.generated) {
+        warn(warning('set_not_null', name, `the table has about ${rows}; this fails wherever the column holds NULL`));
+      }
+      return [
+        ...change('type ', bc.type, ac.type),
+        ...(bc.nullable !== ac.nullable ? [ac.nullable ? 'NOT NULL dropped' : 'NOT NULL added'] : []),
+        ...change('default ', bc.default ?? 'none', ac.default ?? 'none'),
+        ...change('generated ', bc.generated ?? 'no', ac.generated ?? 'no'),
+      ];
+    },
+  });
+  for (const c of cols.removed) warn(warning('dropped_column', `${t}.${c.name}`, b.rows > 0 ? `its values in about ${rows} are lost` : 'the table was empty'));
   for (const c of cols.added) {
-    kinds.column.added.push({ kind: 'column', action: 'added', name: `${t}.${c.name}`, details: [describeColumn(c)] });
     if (!c.nullable && c.default === null && !c.generated && b.rows > 0) {
-      warn(warning('not_null_without_default', `${t}.${c.name}`, `the table has about ${plural(b.rows, 'row')}; adding it fails (or fills in an implicit value) where rows exist`));
+      warn(warning('not_null_without_default', `${t}.${c.name}`, `the table has about ${rows}; adding it fails (or fills in an implicit value) where rows exist`));
     }
   }
-  for (const [bc, ac] of cols.both) {
-    const details = columnChanges(engine, t, bc, ac, b.rows, warn);
-    if (details.length) kinds.column.changed.push({ kind: 'column', action: 'changed', name: `${t}.${ac.name}`, details });
-  }
-  const idx = pair(b.indexes, a.indexes, (i) => i.name);
-  const showIndex = (i: IndexSnapshot) => [`${i.unique ? 'UNIQUE ' : ''}${i.definition}`];
-  for (const i of idx.removed) kinds.index.removed.push({ kind: 'index', action: 'removed', name: `${t}.${i.name}`, details: showIndex(i) });
-  for (const i of idx.added) kinds.index.added.push({ kind: 'index', action: 'added', name: `${t}.${i.name}`, details: showIndex(i) });
-  for (const [bi, ai] of idx.both) {
-    if (showIndex(bi)[0] !== showIndex(ai)[0]) kinds.index.changed.push({ kind: 'index', action: 'changed', name: `${t}.${ai.name}`, details: [`${showIndex(bi)[0]} → ${showIndex(ai)[0]}`] });
-  }
-  const cons = pair(b.constraints, a.constraints, (c) => c.name);
-  for (const c of cons.removed) kinds.constraint.removed.push({ kind: 'constraint', action: 'removed', name: `${t}.${c.name}`, details: [c.definition] });
-  for (const c of cons.added) kinds.constraint.added.push({ kind: 'constraint', action: 'added', name: `${t}.${c.name}`, details: [c.definition] });
-  for (const [bc, ac] of cons.both) {
-    if (bc.definition !== ac.definition) kinds.constraint.changed.push({ kind: 'constraint', action: 'changed', name: `${t}.${ac.name}`, details: [`${bc.definition} → ${ac.definition}`] });
-  }
+  const showIndex = (i: IndexSnapshot) => `${i.unique ? 'UNIQUE ' : ''}${i.definition}`;
+  compare(kinds.index, 'index', b.indexes, a.indexes, {
+    key: (i) => i.name,
+    name: (i) => `${t}.${i.name}`,
+    show: (i) => [showIndex(i)],
+    changes: (bi, ai) => change('', showIndex(bi), showIndex(ai)),
+  });
+  compare(kinds.constraint, 'constraint', b.constraints, a.constraints, {
+    key: (k) => k.name,
+    name: (k) => `${t}.${k.name}`,
+    show: (k) => [k.definition],
+    changes: (bk, ak) => change('', bk.definition, ak.definition),
+  });
 }
 
 const WARNING_ORDER: WarningKind[] = ['dropped_table', 'dropped_column', 'narrowed_type', 'not_null_without_default', 'set_not_null'];
@@ -210,54 +225,51 @@ export function diffSchemas(before: SchemaSnapshot, after: SchemaSnapshot): Sche
   const kinds = emptyKinds();
   const warnings: SchemaWarning[] = [];
   const warn = (w: SchemaWarning) => warnings.push(w);
-  const engine = after.engine;
 
-  const tables = pair(before.tables, after.tables, (t) => t.name);
-  for (const t of tables.removed) {
-    kinds.table.removed.push({ kind: 'table', action: 'removed', name: t.name, details: [plural(t.columns.length, 'column'), `about ${plural(t.rows, 'row')}`] });
-    warn(warning('dropped_table', t.name, t.rows > 0 ? `about ${plural(t.rows, 'row')} are lost` : 'it was empty'));
+  const tables = compare(kinds.table, 'table', before.tables, after.tables, {
+    key: (t) => t.name,
+    name: (t) => t.name,
+    show: (t) => t.columns.map((c) => `${c.name} ${describeColumn(c)}`),
+    changes: () => [],
+  });
+  // A dropped table is one entry: its columns, indexes and triggers went with it.
+  for (const t of kinds.table.removed) {
+    const was = tables.removed.find((x) => x.name === t.name)!;
+    t.details = [plural(was.columns.length, 'column'), `about ${plural(was.rows, 'row')}`];
+    warn(warning('dropped_table', t.name, was.rows > 0 ? `about ${plural(was.rows, 'row')} are lost` : 'it was empty'));
   }
-  for (const t of tables.added) {
-    kinds.table.added.push({ kind: 'table', action: 'added', name: t.name, details: t.columns.map((c) => `${c.name} ${describeColumn(c)}`) });
-  }
-  for (const [b, a] of tables.both) diffTable(engine, b, a, kinds, warn);
+  for (const [b, a] of tables.both) diffTable(after.engine, b, a, kinds, warn);
 
-  const views = pair(before.views, after.views, (v) => v.name);
   const viewKind = (v: ViewSnapshot) => (v.materialized ? 'materialized view' : 'view');
-  for (const v of views.removed) kinds.view.removed.push({ kind: 'view', action: 'removed', name: v.name, details: [viewKind(v)] });
-  for (const v of views.added) kinds.view.added.push({ kind: 'view', action: 'added', name: v.name, details: [viewKind(v)] });
-  for (const [b, a] of views.both) {
-    const details = [...(b.materialized !== a.materialized ? [`${viewKind(b)} → ${viewKind(a)}`] : []), ...(b.definitionHash !== a.definitionHash ? ['definition changed'] : [])];
-    if (details.length) kinds.view.changed.push({ kind: 'view', action: 'changed', name: a.name, details });
-  }
-
-  const routines = pair(before.routines, after.routines, (r) => r.name);
-  const showRoutine = (r: RoutineSnapshot) => [r.returns ? `${r.kind} returning ${r.returns}` : r.kind];
-  for (const r of routines.removed) kinds.routine.removed.push({ kind: 'routine', action: 'removed', name: r.name, details: showRoutine(r) });
-  for (const r of routines.added) kinds.routine.added.push({ kind: 'routine', action: 'added', name: r.name, details: showRoutine(r) });
-  for (const [b, a] of routines.both) {
-    const details = [
-      ...(b.kind !== a.kind ? [`${b.kind} → ${a.kind}`] : []),
-      ...(b.returns !== a.returns ? [`returns ${b.returns ?? 'nothing'} → ${a.returns ?? 'nothing'}`] : []),
+  compare(kinds.view, 'view', before.views, after.views, {
+    key: (v) => v.name,
+    name: (v) => v.name,
+    show: (v) => [viewKind(v)],
+    changes: (b, a) => [...change('', viewKind(b), viewKind(a)), ...(b.definitionHash !== a.definitionHash ? ['definition changed'] : [])],
+  });
+  compare(kinds.routine, 'routine', before.routines, after.routines, {
+    key: (r) => r.name,
+    name: (r) => r.name,
+    show: (r: RoutineSnapshot) => [r.returns ? `${r.kind} returning ${r.returns}` : r.kind],
+    changes: (b, a) => [
+      ...change('', b.kind, a.kind),
+      ...change('returns ', b.returns ?? 'nothing', a.returns ?? 'nothing'),
       ...(b.definitionHash !== a.definitionHash ? ['body changed'] : []),
-    ];
-    if (details.length) kinds.routine.changed.push({ kind: 'routine', action: 'changed', name: a.name, details });
-  }
-
-  const triggers = pair(before.triggers, after.triggers, (t) => `${t.table}.${t.name}`);
+    ],
+  });
+  const dropped = new Set(tables.removed.map((t) => t.name));
   const trigName = (t: TriggerSnapshot) => `${t.table}.${t.name}`;
-  // A dropped table's triggers went with it; the table's own entry says so.
-  const droppedTables = new Set(tables.removed.map((t) => t.name));
-  for (const t of triggers.removed.filter((t) => !droppedTables.has(t.table))) kinds.trigger.removed.push({ kind: 'trigger', action: 'removed', name: trigName(t), details: [t.timing] });
-  for (const t of triggers.added) kinds.trigger.added.push({ kind: 'trigger', action: 'added', name: trigName(t), details: [t.timing] });
-  for (const [b, a] of triggers.both) {
-    const details = [...(b.timing !== a.timing ? [`${b.timing} → ${a.timing}`] : []), ...(b.definitionHash !== a.definitionHash ? ['definition changed'] : [])];
-    if (details.length) kinds.trigger.changed.push({ kind: 'trigger', action: 'changed', name: trigName(a), details });
-  }
+  compare(kinds.trigger, 'trigger', before.triggers.filter((t) => !dropped.has(t.table)), after.triggers, {
+    key: trigName,
+    name: trigName,
+    show: (t) => [t.timing],
+    changes: (b, a) => [...change('', b.timing, a.timing), ...(b.definitionHash !== a.definitionHash ? ['definition changed'] : [])],
+  });
 
-  for (const k of OBJECT_KINDS) for (const list of Object.values(kinds[k])) list.sort((x: SchemaChange, y: SchemaChange) => x.name.localeCompare(y.name));
+  const byName = (x: SchemaChange, y: SchemaChange) => x.name.localeCompare(y.name);
+  for (const k of OBJECT_KINDS) for (const list of Object.values(kinds[k])) list.sort(byName);
   warnings.sort((x, y) => WARNING_ORDER.indexOf(x.kind) - WARNING_ORDER.indexOf(y.kind) || x.name.localeCompare(y.name));
-  return { engine, kinds, warnings };
+  return { engine: after.engine, kinds, warnings };
 }
 
 /** Number of added, removed and changed objects over all kinds. */

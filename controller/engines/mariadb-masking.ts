@@ -33,7 +33,9 @@ function maskExpression(strategy: MaskRule['strategy'], v: string, salt: string)
 // Table names are case-sensitive on Linux while information_schema compares without case: BINARY.
 // Column names are case-insensitive in MariaDB, so they are compared as the server would.
 function checkQuery(rules: MaskRule[], database: string): string {
-  const rows = rules.map((r, i) => `SELECT ${i} AS ord, ${literal(r.key)} AS k, ${literal(r.table)} AS t, ${literal(r.column)} AS c, ${literal(r.strategy)} AS strategy`);
+  const rows = rules.map(
+    (r, i) => `SELECT ${i} AS ord, ${literal(r.key)} AS k, ${literal(r.table)} AS t, ${literal(r.column)} AS c, ${literal(r.strategy)} AS strategy`,
+  );
   return `SELECT GROUP_CONCAT(CONCAT(r.k, ' (', CASE
       WHEN tb.TABLE_NAME IS NULL THEN 'no such table'
       WHEN col.COLUMN_NAME IS NULL THEN 'no such column'
@@ -42,7 +44,8 @@ function checkQuery(rules: MaskRule[], database: string): string {
     INTO problems
     FROM (${rows.join(' UNION ALL ')}) AS r
     LEFT JOIN information_schema.TABLES tb ON tb.TABLE_SCHEMA = ${literal(database)} AND tb.TABLE_NAME = BINARY r.t AND tb.TABLE_TYPE = 'BASE TABLE'
-    LEFT JOIN information_schema.COLUMNS col ON tb.TABLE_NAME IS NOT NULL AND col.TABLE_SCHEMA = ${literal(database)} AND col.TABLE_NAME = BINARY r.t AND col.COLUMN_NAME = r.c
+    LEFT JOIN information_schema.COLUMNS col ON tb.TABLE_NAME IS NOT NULL
+      AND col.TABLE_SCHEMA = ${literal(database)} AND col.TABLE_NAME = BINARY r.t AND col.COLUMN_NAME = r.c
     WHERE col.COLUMN_NAME IS NULL
       OR (r.strategy = 'null' AND col.IS_NULLABLE = 'NO')
       OR (r.strategy IN (${TEXT_STRATEGIES.map(literal).join(', ')}) AND col.DATA_TYPE NOT IN (${TEXT_TYPES.map(literal).join(', ')}))`;
@@ -68,9 +71,8 @@ export function mariadbMaskingStatements(rules: MaskRules, database: string): [c
       // Masked text is cut to the column's length (varchar(20) holds no 29-character email).
       const len = `mask_len_${n++}`;
       declare.push(`DECLARE ${len} BIGINT;`);
-      body.push(
-        `SELECT CHARACTER_MAXIMUM_LENGTH INTO ${len} FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${literal(database)} AND TABLE_NAME = BINARY ${literal(r.table)} AND COLUMN_NAME = ${literal(r.column)};`,
-      );
+      const where = `TABLE_SCHEMA = ${literal(database)} AND TABLE_NAME = BINARY ${literal(r.table)} AND COLUMN_NAME = ${literal(r.column)}`;
+      body.push(`SELECT CHARACTER_MAXIMUM_LENGTH INTO ${len} FROM information_schema.COLUMNS WHERE ${where};`);
       sets.push(`${ident(r.column)} = LEFT(${expr}, IFNULL(${len}, 4294967295))`);
     }
     if (sets.length) body.push(`UPDATE ${ident(database)}.${ident(group[0].table)} SET ${sets.join(', ')};`);

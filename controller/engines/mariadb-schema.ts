@@ -37,7 +37,10 @@ const KINDS: Record<string, ConstraintKind> = { 'PRIMARY KEY': 'primary', UNIQUE
 
 function column(r: Row): ColumnSnapshot {
   const extra = String(r.extra ?? '').toLowerCase();
-  const generated = extra.includes('auto_increment') ? 'auto_increment' : extra.includes('stored generated') ? 'stored' : extra.includes('virtual generated') ? 'virtual' : null;
+  const generated = extra.includes('auto_increment') ? 'auto_increment'
+    : extra.includes('stored generated') ? 'stored'
+    : extra.includes('virtual generated') ? 'virtual'
+    : null;
   // Since 10.2.7 COLUMN_DEFAULT is the text `NULL` for DEFAULT NULL and SQL NULL for no default: the same for our purpose.
   const def = r.def === null || r.def === 'NULL' || generated === 'stored' || generated === 'virtual' ? null : String(r.def);
   return { name: r.name, type: r.type, nullable: r.nullable === 'YES', default: def, generated };
@@ -50,7 +53,9 @@ const list = (xs: string[]) => xs.map(show).join(', ');
 
 /** Reads the structure of conn's database. */
 export async function readMariadbSchema(conn: EngineConn): Promise<SchemaSnapshot> {
-  const c = await mysql.createConnection({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: conn.database, connectTimeout: 10_000 });
+  const c = await mysql.createConnection({
+    host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: conn.database, connectTimeout: 10_000,
+  });
   try {
     const db = conn.database;
     const q = async (sql: string) => (await c.query(sql, [db]))[0] as Row[];
@@ -61,7 +66,10 @@ export async function readMariadbSchema(conn: EngineConn): Promise<SchemaSnapsho
     const unsure = [...tables.values()].filter((t) => t.rows <= 0);
     if (unsure.length) {
       const probe = unsure
-        .map((t) => `SELECT ${mariadbLiteral(t.name)} AS name, (SELECT COUNT(*) FROM (SELECT 1 FROM ${mariadbIdent(db)}.${mariadbIdent(t.name)} LIMIT 10000) s) AS n`)
+        .map((t) => {
+          const count = `SELECT COUNT(*) FROM (SELECT 1 FROM ${mariadbIdent(db)}.${mariadbIdent(t.name)} LIMIT 10000) s`;
+          return `SELECT ${mariadbLiteral(t.name)} AS name, (${count}) AS n`;
+        })
         .join(' UNION ALL ');
       for (const r of (await c.query(probe))[0] as Row[]) tables.get(r.name)!.rows = Number(r.n);
     }
@@ -86,7 +94,9 @@ export async function readMariadbSchema(conn: EngineConn): Promise<SchemaSnapsho
         const target = ref && ref.ref_schema !== db ? `${show(ref.ref_schema)}.${show(ref.ref_table)}` : show(ref?.ref_table ?? '');
         const rule = fkRules.get(`${k.tbl}.${k.name}`);
         // Spelled out only when not the default, as PostgreSQL's pg_get_constraintdef does.
-        const actions = [['DELETE', rule?.on_delete], ['UPDATE', rule?.on_update]].filter(([, a]) => a && a !== 'RESTRICT' && a !== 'NO ACTION').map(([e, a]) => ` ON ${e} ${a}`);
+        const actions = [['DELETE', rule?.on_delete], ['UPDATE', rule?.on_update]]
+          .filter(([, a]) => a && a !== 'RESTRICT' && a !== 'NO ACTION')
+          .map(([e, a]) => ` ON ${e} ${a}`);
         definition = `FOREIGN KEY (${list(cols)}) REFERENCES ${target}(${list(refs.map((r) => r.ref_col))})${actions.join('')}`;
       } else {
         definition = `${kind === 'primary' ? 'PRIMARY KEY' : 'UNIQUE'} (${list(cols)})`;
@@ -101,7 +111,12 @@ export async function readMariadbSchema(conn: EngineConn): Promise<SchemaSnapsho
     for (const r of await q(Q.indexes)) {
       const key = `${r.tbl}.${r.name}`;
       if (keyIndexes.has(key) || !tables.has(r.tbl)) continue;
-      const entry: Building = indexes.get(key) ?? { tbl: r.tbl, index: { name: r.name, unique: Number(r.non_unique) === 0, definition: '' }, parts: [], method: String(r.method ?? '').toLowerCase() };
+      const entry: Building = indexes.get(key) ?? {
+        tbl: r.tbl,
+        index: { name: r.name, unique: Number(r.non_unique) === 0, definition: '' },
+        parts: [],
+        method: String(r.method ?? '').toLowerCase(),
+      };
       entry.parts.push(`${show(r.col)}${r.sub ? `(${r.sub})` : ''}${r.dir === 'D' ? ' DESC' : ''}`);
       indexes.set(key, entry);
     }
@@ -130,7 +145,12 @@ export async function readMariadbSchema(conn: EngineConn): Promise<SchemaSnapsho
         }))
         .sort(byName),
       triggers: (await q(Q.triggers))
-        .map((t) => ({ name: t.name as string, table: t.tbl as string, timing: `${t.timing} ${t.event} FOR EACH ${t.orientation}`, definitionHash: t.hash as string }))
+        .map((t) => ({
+          name: t.name as string,
+          table: t.tbl as string,
+          timing: `${t.timing} ${t.event} FOR EACH ${t.orientation}`,
+          definitionHash: t.hash as string,
+        }))
         .sort((a, b) => byName({ name: `${a.table}.${a.name}` }, { name: `${b.table}.${b.name}` })),
     };
   } finally {

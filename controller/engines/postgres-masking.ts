@@ -14,6 +14,7 @@ function maskExpression(strategy: MaskRule['strategy'], v: string, salt: string)
   const h = `md5(${literal(salt)} || ${v})`;
   // n hex digits of the hash as a non-negative integer
   const hex = (from: number, n: number) => `('x' || substr(${h}, ${from}, ${n}))::bit(${4 * n})::int`;
+  const pick = (xs: readonly string[], from: number) => `(${array(xs)})[1 + ${hex(from, 4)} % ${xs.length}]`;
   switch (strategy) {
     case 'hash':
       return h;
@@ -22,7 +23,7 @@ function maskExpression(strategy: MaskRule['strategy'], v: string, salt: string)
     case 'phone':
       return `'+1 555 ' || lpad((${hex(1, 7)} % 10000000)::text, 7, '0')`;
     case 'name':
-      return `(${array(MASK_FIRST_NAMES)})[1 + ${hex(1, 4)} % ${MASK_FIRST_NAMES.length}] || ' ' || (${array(MASK_LAST_NAMES)})[1 + ${hex(5, 4)} % ${MASK_LAST_NAMES.length}]`;
+      return `${pick(MASK_FIRST_NAMES, 1)} || ' ' || ${pick(MASK_LAST_NAMES, 5)}`;
     case 'null':
       return 'NULL';
     case 'keep':
@@ -32,7 +33,7 @@ function maskExpression(strategy: MaskRule['strategy'], v: string, salt: string)
 
 /** Why each rule cannot be applied, as a VALUES-driven query; one text row listing them, or none. */
 function checkQuery(rules: MaskRule[]): string {
-  const values = rules.map((r, i) => `(${i}, ${literal(r.key)}, ${literal(r.schema ?? 'public')}, ${literal(r.table)}, ${literal(r.column)}, ${literal(r.strategy)})`);
+  const values = rules.map((r, i) => `(${[String(i), ...[r.key, r.schema ?? 'public', r.table, r.column, r.strategy].map(literal)].join(', ')})`);
   const textStrategies = TEXT_STRATEGIES.map(literal).join(', ');
   return `SELECT string_agg(r.key || ' (' || CASE
       WHEN t.table_name IS NULL THEN 'no such table'
@@ -67,9 +68,8 @@ export function postgresMaskingStatements(rules: MaskRules): [check: string, app
       // Masked text is cut to the column's length (varchar(20) holds no 29-character email).
       const len = `len${n++}`;
       declare.push(`${len} integer;`);
-      body.push(
-        `SELECT character_maximum_length INTO ${len} FROM information_schema.columns WHERE table_schema = ${literal(r.schema ?? 'public')} AND table_name = ${literal(r.table)} AND column_name = ${literal(r.column)};`,
-      );
+      const where = `table_schema = ${literal(r.schema ?? 'public')} AND table_name = ${literal(r.table)} AND column_name = ${literal(r.column)}`;
+      body.push(`SELECT character_maximum_length INTO ${len} FROM information_schema.columns WHERE ${where};`);
       sets.push(`${ident(r.column)} = left(${expr}, coalesce(${len}, 2147483647))`);
     }
     if (sets.length) body.push(`UPDATE ${ident(group[0].schema ?? 'public')}.${ident(group[0].table)} SET ${sets.join(', ')};`);

@@ -65,7 +65,8 @@ function triggerTiming(tgtype: number): string {
 function column(r: Record<string, any>): ColumnSnapshot {
   const generated = r.identity === 'a' || r.identity === 'd' ? 'identity' : r.generated === 's' ? 'stored' : r.generated === 'v' ? 'virtual' : null;
   // A generated column's "default" is its expression, which the type of generation already says.
-  return { name: r.name, type: r.type, nullable: r.nullable === true || r.nullable === 't', default: generated === 'stored' || generated === 'virtual' ? null : (r.expr ?? null), generated };
+  const computed = generated === 'stored' || generated === 'virtual';
+  return { name: r.name, type: r.type, nullable: r.nullable === true || r.nullable === 't', default: computed ? null : (r.expr ?? null), generated };
 }
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -107,9 +108,16 @@ export async function readPostgresSchema(conn: EngineConn): Promise<SchemaSnapsh
         engine: 'postgres' as const,
         database: conn.database,
         tables: [...tables.values()].sort(byName),
-        views: views.map((v) => ({ name: `${v.schema}.${v.name}`, materialized: v.materialized === true || v.materialized === 't', definitionHash: v.hash })).sort(byName),
+        views: views
+          .map((v) => ({ name: `${v.schema}.${v.name}`, materialized: v.materialized === true || v.materialized === 't', definitionHash: v.hash }))
+          .sort(byName),
         routines: routines
-          .map((r) => ({ name: `${r.schema}.${r.name}(${r.args})`, kind: r.kind === 'p' ? ('procedure' as const) : ('function' as const), returns: r.returns ?? null, definitionHash: r.hash }))
+          .map((r) => ({
+            name: `${r.schema}.${r.name}(${r.args})`,
+            kind: r.kind === 'p' ? ('procedure' as const) : ('function' as const),
+            returns: r.returns ?? null,
+            definitionHash: r.hash,
+          }))
           .sort(byName),
         triggers: triggers
           .map((t) => ({ name: t.name, table: `${t.schema}.${t.tbl}`, timing: triggerTiming(Number(t.tgtype)), definitionHash: t.hash }))

@@ -74,7 +74,9 @@ export async function startEngineServer(engineName: EngineName, purpose: 'import
     for (;;) {
       const out = await server.exec(engine.pingCommand());
       if (out.exitCode === 0) break;
-      if ((await docker(['inspect', '-f', '{{.State.Running}}', id])) !== 'true') throw new Error(`${id} exited: ${await docker(['logs', '--tail', '20', id]).catch(() => '')}`);
+      if ((await docker(['inspect', '-f', '{{.State.Running}}', id])) !== 'true') {
+        throw new Error(`${id} exited: ${await docker(['logs', '--tail', '20', id]).catch(() => '')}`);
+      }
       if (Date.now() > deadline) throw new Error(`${id} did not answer: ${out.stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -121,14 +123,18 @@ export async function startEngineServer(engineName: EngineName, purpose: 'import
     async query(database, sql) {
       const c = server.conn(database);
       if (engine.name === 'postgres') {
-        const pg = postgres({ host: c.host, port: c.port, user: c.user, password: c.password, database, max: 1, onnotice: () => {}, types: { date: { to: 1184, from: [1082, 1114, 1184], serialize: (x: unknown) => String(x), parse: (x: string) => x } } });
+        // Dates stay the text the server sent, so that before and after compare as they are.
+        const dates = { to: 1184, from: [1082, 1114, 1184], serialize: (x: unknown) => String(x), parse: (x: string) => x };
+        const pg = postgres({ host: c.host, port: c.port, user: c.user, password: c.password, database, max: 1, onnotice: () => {}, types: { dates } });
         try {
           return [...(await pg.unsafe(sql))];
         } finally {
           await pg.end({ timeout: 1 });
         }
       }
-      const my = await mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, database, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+      const my = await mysql.createConnection({
+        host: c.host, port: c.port, user: c.user, password: c.password, database, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true,
+      });
       try {
         return (await my.query(sql))[0] as Record<string, unknown>[];
       } finally {

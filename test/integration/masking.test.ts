@@ -103,6 +103,16 @@ describe.each(['postgres', 'mariadb'] as const)('masking on %s', (engineName) =>
     await server?.close();
   });
 
+  it('a script run with loadSqlCommand stops at its first error and exits non-zero', async () => {
+    const file = await s.stage('broken.sql', 'SELECT 1;\nSELECT * FROM no_such_table;\nCREATE TABLE after_the_error (x int);\n');
+    const out = await s.exec(s.engine.loadSqlCommand(file, c.database));
+    expect(out.exitCode).not.toBe(0);
+    expect(out.stderr).toMatch(/no_such_table/);
+    const tables = (await s.engine.readSchema(s.conn(c.database))).tables.map((t) => t.name.split('.').pop());
+    expect(tables).toContain(engineName === 'postgres' ? 'customer' : 'Customer');
+    expect(tables).not.toContain('after_the_error');
+  });
+
   it('rules naming a missing table or column, or a column the strategy cannot write, fail clearly and change nothing', async () => {
     const out = await runMasking(parseMaskRules(c.file, c.bad, engineName));
     expect(out.exitCode).not.toBe(0);
