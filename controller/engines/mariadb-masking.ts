@@ -41,7 +41,7 @@ function checkQuery(rules: MaskRule[], database: string): string {
       WHEN col.COLUMN_NAME IS NULL THEN 'no such column'
       WHEN r.strategy = 'null' THEN 'NOT NULL, so it cannot be masked with null'
       ELSE CONCAT('of type ', col.COLUMN_TYPE, ': ', r.strategy, ' needs a text column') END, ')') ORDER BY r.ord SEPARATOR '; ')
-    INTO problems
+    INTO myaas_problems
     FROM (${rows.join(' UNION ALL ')}) AS r
     LEFT JOIN information_schema.TABLES tb ON tb.TABLE_SCHEMA = ${literal(database)} AND tb.TABLE_NAME = BINARY r.t AND tb.TABLE_TYPE = 'BASE TABLE'
     LEFT JOIN information_schema.COLUMNS col ON tb.TABLE_NAME IS NOT NULL
@@ -56,6 +56,7 @@ function checkQuery(rules: MaskRule[], database: string): string {
  * file and the entries that cannot be applied; the second applies them in one transaction.
  */
 export function mariadbMaskingStatements(rules: MaskRules, database: string): [check: string, apply: string] {
+  // Local variables shadow column names in MariaDB: ours carry a prefix no column of the rules should have.
   const declare: string[] = [];
   const body: string[] = [];
   let n = 0;
@@ -69,7 +70,7 @@ export function mariadbMaskingStatements(rules: MaskRules, database: string): [c
         continue;
       }
       // Masked text is cut to the column's length (varchar(20) holds no 29-character email).
-      const len = `mask_len_${n++}`;
+      const len = `myaas_len_${n++}`;
       declare.push(`DECLARE ${len} BIGINT;`);
       const where = `TABLE_SCHEMA = ${literal(database)} AND TABLE_NAME = BINARY ${literal(r.table)} AND COLUMN_NAME = ${literal(r.column)}`;
       body.push(`SELECT CHARACTER_MAXIMUM_LENGTH INTO ${len} FROM information_schema.COLUMNS WHERE ${where};`);
@@ -79,23 +80,25 @@ export function mariadbMaskingStatements(rules: MaskRules, database: string): [c
   }
   const message = `masking rules ${rules.file} name what this database cannot mask: `;
   const check = `BEGIN NOT ATOMIC
-  DECLARE problems TEXT;
+  DECLARE myaas_problems TEXT;
   ${checkQuery(rules.rules, database)};
-  IF problems IS NOT NULL THEN
-    SET problems = CONCAT(${literal(message)}, problems);
-    IF CHAR_LENGTH(problems) > ${MAX_MESSAGE} THEN SET problems = CONCAT(LEFT(problems, ${MAX_MESSAGE - 4}), ' ...'); END IF;
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = problems;
+  IF myaas_problems IS NOT NULL THEN
+    SET myaas_problems = CONCAT(${literal(message)}, myaas_problems);
+    IF CHAR_LENGTH(myaas_problems) > ${MAX_MESSAGE} THEN
+      SET myaas_problems = CONCAT(LEFT(myaas_problems, ${MAX_MESSAGE - 4}), ' ...');
+    END IF;
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = myaas_problems;
   END IF;
 END`;
   const apply = `BEGIN NOT ATOMIC
-  DECLARE fk_checks INT DEFAULT @@foreign_key_checks;
+  DECLARE myaas_fk_checks INT DEFAULT @@foreign_key_checks;
   ${declare.join('\n  ')}
   -- Both sides of a foreign key are masked alike, so its checks would only get in the way of the order.
   SET foreign_key_checks = 0;
   START TRANSACTION;
   ${body.join('\n  ')}
   COMMIT;
-  SET foreign_key_checks = fk_checks;
+  SET foreign_key_checks = myaas_fk_checks;
 END`;
   return [check, apply];
 }

@@ -5,9 +5,13 @@ import { assertSafeSecret, isTransient, setPasswordOnce, untilConnected } from '
 import { mariadbMaskingStatements } from './mariadb-masking.js';
 import { mariadbEmptyTablesStatement, readMariadbSchema } from './mariadb-schema.js';
 
-// Compound statements (BEGIN NOT ATOMIC … END) hold semicolons: the client must split on something else.
-const DELIMITER = '$myaas$';
-const script = (statements: string[]) => `DELIMITER ${DELIMITER}\n${statements.map((s) => `${s}\n${DELIMITER}\n`).join('')}DELIMITER ;\n`;
+// Compound statements (BEGIN NOT ATOMIC … END) hold semicolons: the client must split on something
+// else, which no statement may contain (names and the masking salt end up in them).
+function script(statements: string[]): string {
+  let delimiter = '$myaas$';
+  for (let i = 1; statements.some((s) => s.includes(delimiter)); i++) delimiter = `$myaas${i}$`;
+  return `DELIMITER ${delimiter}\n${statements.map((s) => `${s}\n${delimiter}\n`).join('')}DELIMITER ;\n`;
+}
 
 const DATA = '/var/lib/mysql';
 const SOCKET = '/tmp/mysqld.sock';

@@ -9,6 +9,13 @@ const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const array = (xs: readonly string[]) => `ARRAY[${xs.map(literal).join(',')}]`;
 
+/** A DO block around `body`, dollar-quoted with a tag that names or the salt in the body cannot end early. */
+function doBlock(body: string): string {
+  let tag = '$myaas$';
+  for (let i = 1; body.includes(tag); i++) tag = `$myaas${i}$`;
+  return `DO ${tag}\n${body}\n${tag}`;
+}
+
 /** The masked value of `v` (text) for a strategy, or null for `keep`; NULL stays NULL. */
 function maskExpression(strategy: MaskRule['strategy'], v: string, salt: string): string | null {
   const h = `md5(${literal(salt)} || ${v})`;
@@ -66,7 +73,7 @@ export function postgresMaskingStatements(rules: MaskRules): [check: string, app
         continue;
       }
       // Masked text is cut to the column's length (varchar(20) holds no 29-character email).
-      const len = `len${n++}`;
+      const len = `myaas_len_${n++}`;
       declare.push(`${len} integer;`);
       const where = `table_schema = ${literal(r.schema ?? 'public')} AND table_name = ${literal(r.table)} AND column_name = ${literal(r.column)}`;
       body.push(`SELECT character_maximum_length INTO ${len} FROM information_schema.columns WHERE ${where};`);
@@ -75,24 +82,20 @@ export function postgresMaskingStatements(rules: MaskRules): [check: string, app
     if (sets.length) body.push(`UPDATE ${ident(group[0].schema ?? 'public')}.${ident(group[0].table)} SET ${sets.join(', ')};`);
   }
   const message = `masking rules ${rules.file} name what this database cannot mask: `;
-  const check = `DO $myaas$
-DECLARE
+  const check = doBlock(`DECLARE
   problems text;
 BEGIN
   ${checkQuery(rules.rules)} INTO problems;
   IF problems IS NOT NULL THEN
     RAISE EXCEPTION USING MESSAGE = ${literal(message)} || problems;
   END IF;
-END
-$myaas$`;
-  const apply = `DO $myaas$
-DECLARE
+END`);
+  const apply = doBlock(`DECLARE
   ${declare.join('\n  ')}
 BEGIN
   -- Both sides of a foreign key are masked alike; no need for its checks (nor user triggers) to fire.
   PERFORM set_config('session_replication_role', 'replica', true);
   ${body.join('\n  ')}
-END
-$myaas$`;
+END`);
   return [check, apply];
 }
