@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../controller/domain/errors.js';
 import { maskFileNames, parseMaskRules, rulesByTable } from '../../controller/domain/masking.js';
+import { createEngine } from '../../controller/engines/index.js';
 import { mariadbMaskingStatements } from '../../controller/engines/mariadb-masking.js';
 import { postgresMaskingStatements } from '../../controller/engines/postgres-masking.js';
 
@@ -85,5 +86,12 @@ describe('masking statements', () => {
     expect(check).toContain("'Customer.Company' AS k");
     expect(apply).toContain("UPDATE `Chi``nook`.`Customer` SET `Email` = LEFT(CONCAT('user_', SUBSTR(MD5(CONCAT('back\\\\slash''', `Email`)), 1, 12), '@example.com')");
     expect(apply).not.toContain('`Company`');
+  });
+
+  it('quotes DO blocks and picks a client delimiter that no name or salt inside can end early', () => {
+    const [check, apply] = postgresMaskingStatements(parseMaskRules('x.mask.json', '{"t.a$myaas$b": "hash"}', 'postgres'));
+    for (const block of [check, apply]) expect(block).toMatch(/^DO \$myaas1\$\n[^]*\n\$myaas1\$$/);
+    expect(createEngine('postgres').sqlScript(['SELECT 1', 'SELECT 2'])).toBe('SELECT 1;\nSELECT 2;\n');
+    expect(createEngine('mariadb').sqlScript(["SELECT '$myaas$'", 'SELECT 2'])).toBe("DELIMITER $myaas1$\nSELECT '$myaas$'\n$myaas1$\nSELECT 2\n$myaas1$\nDELIMITER ;\n");
   });
 });
