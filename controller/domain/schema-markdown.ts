@@ -69,6 +69,7 @@ function capped(lines: string[], cap: number): string[] {
 }
 
 function render(diff: SchemaDiff, cap: number, collapseOver: number): string {
+  if (changeCount(diff) === 0) return '**Schema changes:** none\n';
   const out = [`**Schema changes:** ${text(schemaDiffSummary(diff))}`];
   if (diff.warnings.length) {
     const lines = diff.warnings.map((w) => `- ⚠️ **${WARNING_LABELS[w.kind]}** ${code(w.name)}: ${text(w.detail)}`);

@@ -10,7 +10,7 @@ describe('schema diff Markdown', () => {
   it('says so when nothing changed', () => {
     const d = diffSchemas(snap([table('public.a', 1, [col('x', 'text')])]), snap([table('public.a', 1, [col('x', 'text')])]));
     expect(schemaDiffSummary(d)).toBe('No schema changes.');
-    expect(renderSchemaDiffMarkdown(d)).toBe('**Schema changes:** No schema changes.\n');
+    expect(renderSchemaDiffMarkdown(d)).toBe('**Schema changes:** none\n');
   });
 
   it('puts a summary line first, then warnings, then each kind', () => {
