@@ -134,7 +134,8 @@ export function createPostgresEngine(): Engine {
     maskingStatements: (rules) => postgresMaskingStatements(rules),
     emptyTablesStatements: () => [POSTGRES_EMPTY_TABLES],
     emptyTablesCommand: (db) => [...PSQL, '-d', db, '-c', POSTGRES_EMPTY_TABLES],
-    sqlScript: (statements) => statements.map((s) => `${s};\n`).join(''),
+    // Terse errors: the message without the PL/pgSQL CONTEXT lines, which would push it out of the import's error tail.
+    sqlScript: (statements) => `\\set VERBOSITY terse\n${statements.map((s) => `${s};\n`).join('')}`,
     url: (c) =>
       `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
   };

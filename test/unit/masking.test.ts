@@ -91,7 +91,7 @@ describe('masking statements', () => {
   it('quotes DO blocks and picks a client delimiter that no name or salt inside can end early', () => {
     const [check, apply] = postgresMaskingStatements(parseMaskRules('x.mask.json', '{"t.a$myaas$b": "hash"}', 'postgres'));
     for (const block of [check, apply]) expect(block).toMatch(/^DO \$myaas1\$\n[^]*\n\$myaas1\$$/);
-    expect(createEngine('postgres').sqlScript(['SELECT 1', 'SELECT 2'])).toBe('SELECT 1;\nSELECT 2;\n');
+    expect(createEngine('postgres').sqlScript(['SELECT 1', 'SELECT 2'])).toBe('\\set VERBOSITY terse\nSELECT 1;\nSELECT 2;\n');
     expect(createEngine('mariadb').sqlScript(["SELECT '$myaas$'", 'SELECT 2'])).toBe("DELIMITER $myaas1$\nSELECT '$myaas$'\n$myaas1$\nSELECT 2\n$myaas1$\nDELIMITER ;\n");
   });
 });
