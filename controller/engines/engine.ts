@@ -1,6 +1,8 @@
 // A database kind. One implementation per engine (postgres.ts, mariadb.ts); see createEngine in index.ts.
 // An engine only *describes* commands and speaks its wire protocol; the importer and reconciler
 // run the commands through the runtime.
+import type { MaskRules } from '../domain/masking.js';
+import type { SchemaSnapshot } from '../domain/schema.js';
 import type { EngineName } from '../domain/types.js';
 
 export interface EngineConn {
@@ -79,4 +81,20 @@ export interface Engine {
   /** A real authenticated query with the instance's own credentials; throws when it fails. */
   probe(conn: EngineConn, deadline: number): Promise<void>;
   url(conn: EngineConn): string;
+
+  // Schema diff, masking and schema-only variants (issue 14). Statements are run in order inside
+  // `database`: over the wire, or as a file with loadSqlCommand after sqlScript.
+  /** The structure of conn's database from the catalogs, system schemas and extension objects left out. */
+  readSchema(conn: EngineConn): Promise<SchemaSnapshot>;
+  /**
+   * [check, apply]: check fails, naming the rules file and every entry that names a missing table or
+   * column or a column the strategy cannot write, before anything changed; apply masks the data.
+   */
+  maskingStatements(rules: MaskRules, database: string): [check: string, apply: string];
+  /** Statements that empty every user table of `database`, keeping the schema (the `<template>:schema` variant). */
+  emptyTablesStatements(database: string): string[];
+  /** exec argv running emptyTablesStatements(database). */
+  emptyTablesCommand(database: string): string[];
+  /** A file's content that loadSqlCommand runs as exactly these statements, in order, stopping at the first error. */
+  sqlScript(statements: string[]): string;
 }

@@ -4,6 +4,16 @@ import type { Engine, EngineConn } from './engine.js';
 import type { Clock } from '../lib/clock.js';
 import { isTransientConnectionError } from '../lib/net-errors.js';
 import { assertSafeSecret, setPasswordOnce, untilConnected } from './conn-retry.js';
+import { mariadbMaskingStatements } from './mariadb-masking.js';
+import { mariadbEmptyTablesStatement, readMariadbSchema } from './mariadb-schema.js';
+
+// Compound statements (BEGIN NOT ATOMIC … END) hold semicolons: the client must split on something
+// else, which no statement may contain (names and the masking salt end up in them).
+function script(statements: string[]): string {
+  let delimiter = '$myaas$';
+  for (let i = 1; statements.some((s) => s.includes(delimiter)); i++) delimiter = `$myaas${i}$`;
+  return `DELIMITER ${delimiter}\n${statements.map((s) => `${s}\n${delimiter}\n`).join('')}DELIMITER ;\n`;
+}
 
 const DATA = '/var/lib/mysql';
 const SOCKET = '/tmp/mysqld.sock';
@@ -87,8 +97,9 @@ export function createMariadbEngine(clock: Clock): Engine {
     pingCommand: () => [...CLIENT, '-N', '-B', '-e', 'SELECT 1'],
     loadDatabase: (template) => template,
     createDatabaseCommand: (db) => [...CLIENT, '-e', `CREATE DATABASE ${ident(db)}`],
-    // `source` stops at the first error in batch mode; the file is read by the client inside the container.
-    loadSqlCommand: (file, db) => [...CLIENT, '--batch', db, '-e', `source ${file}`],
+    // The file is read by the client inside the container. Without --abort-source-on-error, `source`
+    // reports an error, goes on with the next statement and exits 0.
+    loadSqlCommand: (file, db) => [...CLIENT, '--batch', '--abort-source-on-error', db, '-e', `source ${file}`],
     restoreArchiveCommand: () => null,
     listDatabasesCommand: () => [
       ...CLIENT, '-N', '-B', '-e',
@@ -124,6 +135,11 @@ export function createMariadbEngine(clock: Clock): Engine {
           if ((rows as Array<{ ok: number }>)[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
+    readSchema: readMariadbSchema,
+    maskingStatements: (rules, db) => mariadbMaskingStatements(rules, db),
+    emptyTablesStatements: (db) => [mariadbEmptyTablesStatement(db)],
+    emptyTablesCommand: (db) => [...CLIENT, '--batch', db, '-e', script([mariadbEmptyTablesStatement(db)])],
+    sqlScript: script,
     url: (c) =>
       `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
   };

@@ -4,6 +4,8 @@ import type { Engine, EngineConn } from './engine.js';
 import type { Clock } from '../lib/clock.js';
 import { isTransientConnectionError } from '../lib/net-errors.js';
 import { assertSafeSecret, setPasswordOnce, untilConnected } from './conn-retry.js';
+import { postgresMaskingStatements } from './postgres-masking.js';
+import { POSTGRES_EMPTY_TABLES, readPostgresSchema } from './postgres-schema.js';
 
 const DATA = '/var/lib/postgresql/data';
 const SOCKET = '/tmp';
@@ -129,6 +131,13 @@ export function createPostgresEngine(clock: Clock): Engine {
           if (rows[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
+    readSchema: readPostgresSchema,
+    // psql runs the statements on a connection to the database the import made.
+    maskingStatements: (rules) => postgresMaskingStatements(rules),
+    emptyTablesStatements: () => [POSTGRES_EMPTY_TABLES],
+    emptyTablesCommand: (db) => [...PSQL, '-d', db, '-c', POSTGRES_EMPTY_TABLES],
+    // Terse errors: the message without the PL/pgSQL CONTEXT lines, which would push it out of the import's error tail.
+    sqlScript: (statements) => `\\set VERBOSITY terse\n${statements.map((s) => `${s};\n`).join('')}`,
     url: (c) =>
       `postgres://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`,
   };

@@ -283,6 +283,13 @@ export function createWorld(): World {
         serve(conn);
       },
       url: (c) => `${name}://${c.user}:${c.password}@${c.host}:${c.port}/${c.database}`,
+      async readSchema(conn) {
+        return { engine: name, database: conn.database, tables: [], views: [], routines: [], triggers: [] };
+      },
+      maskingStatements: () => ['check', 'apply'],
+      emptyTablesStatements: () => ['truncate'],
+      emptyTablesCommand: (db) => ['empty-tables', db],
+      sqlScript: (statements) => `${statements.join(';\n')};\n`,
     };
   }
 
