@@ -62,8 +62,10 @@ describe('self-healing on real Docker', () => {
     const back = await until('the instance to serve again', async () => psql(url, 'select v from kept').catch(() => null), 60_000);
     const ms = Date.now() - t0;
     expect(back).toBe('still here');
-    const i = (await t.api('GET', `/api/v1/instances/${made.body.id}`)).body;
-    expect(i.status).toBe('ready');
+    const i = await until('the instance to read ready', async () => {
+      const x = (await t.api('GET', `/api/v1/instances/${made.body.id}`)).body;
+      return x.status === 'ready' ? x : null;
+    }, 60_000);
     expect(i.lastFault).toMatch(/^the server stopped \(exit code 137\) at .*; started again on its data$/);
     // The sweep runs hourly in these tests: only the event can have brought it back this soon.
     expect(ms).toBeLessThan(60_000);
