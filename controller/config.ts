@@ -25,12 +25,23 @@ const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()
 /** `owner/repo=tpl1+tpl2,other/repo=tpl3` → { 'owner/repo': ['tpl1','tpl2'], … } */
 export function parseRepos(s: string | undefined): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const item of list(s)) {
-    const m = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)=([a-z0-9_+-]+)$/.exec(item);
-    if (!m) throw new Error(`MYAAS_GITHUB_REPOS entry ${JSON.stringify(item)} is not owner/repo=template[+template…]`);
-    out[m[1].toLowerCase()] = m[2].split('+').filter(Boolean);
-  }
+  for (const [repo, templates] of repoEntries(s)) out[repo] = templates;
   return out;
+}
+
+/** `owner/repo@<repository id>=…` pins the repository's GitHub id in configuration. */
+export function parseRepoPins(s: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [repo, , id] of repoEntries(s)) if (id !== null) out[repo] = id;
+  return out;
+}
+
+function repoEntries(s: string | undefined): Array<[string, string[], number | null]> {
+  return list(s).map((item) => {
+    const m = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)(?:@([0-9]+))?=([a-z0-9_+-]+)$/.exec(item);
+    if (!m) throw new Error(`MYAAS_GITHUB_REPOS entry ${JSON.stringify(item)} is not owner/repo[@repository-id]=template[+template…]`);
+    return [m[1].toLowerCase(), m[3].split('+').filter(Boolean), m[2] ? Number(m[2]) : null];
+  });
 }
 
 const schema = z.object({
@@ -43,6 +54,12 @@ const schema = z.object({
   MYAAS_POSTGRES_IMAGE: z.string().default('postgres:16'),
   MYAAS_MARIADB_IMAGE: z.string().default('mariadb:11'),
   MYAAS_API_TOKENS: z.string().optional(),
+  MYAAS_METRICS_TOKENS: z.string().optional(),
+  MYAAS_PUBLIC_URL: z.string().url().optional(),
+  MYAAS_RUN_TTL: z.string().default('3h'),
+  MYAAS_MAX_TTL: z.string().default('1d'),
+  MYAAS_MAX_INSTANCES: z.coerce.number().int().min(1).default(100),
+  MYAAS_MAX_INSTANCES_PER_REPO: z.coerce.number().int().min(1).default(25),
   MYAAS_INSTANCE_TTL: z.string().default('0'),
   MYAAS_MEMORY_LIMIT: z.string().default('1g'),
   MYAAS_CPUS: z.coerce.number().positive().default(1),
@@ -72,8 +89,9 @@ const schema = z.object({
   MYAAS_GITHUB_RESET_ON_PUSH: z.enum(['true', 'false']).default('false'),
   MYAAS_GITHUB_COMMENT_PASSWORD: z.enum(['true', 'false']).default('false'),
   MYAAS_GITHUB_SWEEP_INTERVAL: z.string().default('5m'),
+  MYAAS_GITHUB_PR_TTL: z.string().default('7d'),
   MYAAS_OIDC_ISSUER: z.string().url().default('https://token.actions.githubusercontent.com'),
-  MYAAS_OIDC_AUDIENCE: z.string().default('myaas'),
+  MYAAS_OIDC_AUDIENCE: z.string().optional(),
   MYAAS_OIDC_JWKS_URL: z.string().url().optional(),
 });
 
@@ -84,8 +102,11 @@ function toConfig(e: z.infer<typeof schema>) {
   if (e.MYAAS_PORT_RANGE && (!range || Number(range[1]) > Number(range[2]))) {
     throw new Error(`MYAAS_PORT_RANGE must be like 20000-20999, got ${e.MYAAS_PORT_RANGE}`);
   }
+  const publicUrl = (e.MYAAS_PUBLIC_URL ?? `http://${e.MYAAS_PUBLIC_HOST}:${e.MYAAS_PORT}`).replace(/\/+$/, '');
   return {
     port: e.MYAAS_PORT,
+    /** where clients reach the controller; the default OIDC audience */
+    publicUrl,
     listenHost: e.MYAAS_HOST,
     publicHost: e.MYAAS_PUBLIC_HOST,
     dataDir: e.MYAAS_DATA_DIR,
@@ -93,6 +114,15 @@ function toConfig(e: z.infer<typeof schema>) {
     storage: e.MYAAS_STORAGE,
     images: { postgres: e.MYAAS_POSTGRES_IMAGE, mariadb: e.MYAAS_MARIADB_IMAGE },
     apiTokens: list(e.MYAAS_API_TOKENS),
+    /** tokens that may read /metrics and nothing else (Prometheus' bearer token) */
+    metricsTokens: list(e.MYAAS_METRICS_TOKENS),
+    /** lifetime of a workflow run's instance (always expires, even without its post step) */
+    runTtlSeconds: parseDuration(e.MYAAS_RUN_TTL),
+    /** longest lifetime a repository's token may ask for; only admins may ask for none (ttl 0) */
+    maxTtlSeconds: parseDuration(e.MYAAS_MAX_TTL),
+    /** instances at once on this host, and per repository; past them, instances wait (status queued) */
+    maxInstances: e.MYAAS_MAX_INSTANCES,
+    maxInstancesPerRepo: e.MYAAS_MAX_INSTANCES_PER_REPO,
     instanceTtlSeconds: parseDuration(e.MYAAS_INSTANCE_TTL),
     memoryBytes: bytes(e.MYAAS_MEMORY_LIMIT),
     cpus: e.MYAAS_CPUS,
@@ -120,6 +150,9 @@ function toConfig(e: z.infer<typeof schema>) {
       privateKey: e.MYAAS_GITHUB_PRIVATE_KEY ?? null,
       apiUrl: e.MYAAS_GITHUB_API_URL.replace(/\/+$/, ''),
       repos: parseRepos(e.MYAAS_GITHUB_REPOS),
+      repoPins: parseRepoPins(e.MYAAS_GITHUB_REPOS),
+      /** a pull request's instances expire this long after the pull request was last seen (a lost "closed") */
+      prTtlSeconds: parseDuration(e.MYAAS_GITHUB_PR_TTL),
       allowForks: e.MYAAS_GITHUB_ALLOW_FORKS === 'true',
       resetOnPush: e.MYAAS_GITHUB_RESET_ON_PUSH === 'true',
       commentPassword: e.MYAAS_GITHUB_COMMENT_PASSWORD === 'true',
@@ -127,7 +160,8 @@ function toConfig(e: z.infer<typeof schema>) {
     },
     oidc: {
       issuer: e.MYAAS_OIDC_ISSUER.replace(/\/+$/, ''),
-      audience: e.MYAAS_OIDC_AUDIENCE,
+      // Specific to this deployment by default, so a token minted for another service is not accepted here.
+      audience: e.MYAAS_OIDC_AUDIENCE ?? publicUrl,
       jwksUrl: e.MYAAS_OIDC_JWKS_URL ?? null,
     },
   };

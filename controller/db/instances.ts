@@ -29,6 +29,8 @@ function uniqueIndexOf(e: unknown): string | null {
 }
 
 const live = ne(instances.status, 'destroyed');
+/** LIKE with the prefix's own wildcards escaped. */
+const ownerStartsWith = (prefix: string) => like(instances.owner, `${prefix.replace(/[\\%_]/g, '\\$&')}%`);
 
 export function createInstanceQueries(db: Db): InstanceStore {
   const findLive = async (owner: string, template: string) => {
@@ -74,7 +76,7 @@ export function createInstanceQueries(db: Db): InstanceStore {
     },
     async listLive(filter = {}) {
       const conds = [live];
-      if (filter.ownerPrefix) conds.push(like(instances.owner, `${filter.ownerPrefix.replace(/[\\%_]/g, '\\$&')}%`));
+      if (filter.ownerPrefix) conds.push(ownerStartsWith(filter.ownerPrefix));
       if (filter.template) conds.push(eq(instances.template, filter.template));
       if (filter.status) conds.push(inArray(instances.status, filter.status));
       const rows = await db.select().from(instances).where(and(...conds)).orderBy(asc(instances.createdAt));
@@ -98,6 +100,12 @@ export function createInstanceQueries(db: Db): InstanceStore {
     async livePorts() {
       const rows = await db.select({ port: instances.port }).from(instances).where(and(live, isNotNull(instances.port)));
       return rows.map((r) => r.port as number);
+    },
+    async countLive(filter) {
+      const conds = [live, inArray(instances.status, filter.status)];
+      if (filter.ownerPrefix) conds.push(ownerStartsWith(filter.ownerPrefix));
+      const [r] = await db.select({ n: sql<number>`count(*)::int` }).from(instances).where(and(...conds));
+      return Number(r?.n ?? 0);
     },
     async versionsInUse() {
       const rows = await db.selectDistinct({ v: instances.versionId }).from(instances).where(and(live, isNotNull(instances.versionId)));

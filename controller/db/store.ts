@@ -1,5 +1,6 @@
 // The state DB as the core sees it: records of domain/types.ts, never SQL. createStore implements it
 // over drizzle (PGlite or PostgreSQL) in queries.ts; tests implement it in memory.
+import type { PullRequestRecord, RepositoryRecord } from '../domain/github.js';
 import type { InstanceRecord, InstanceStatus, TemplateVersion, VersionStatus } from '../domain/types.js';
 
 export type VersionPatch = Partial<Omit<TemplateVersion, 'id'>>;
@@ -36,6 +37,8 @@ export interface InstanceStore {
   /** Live instances whose expiry is at or before `now`. */
   expired(now: Date): Promise<InstanceRecord[]>;
   livePorts(): Promise<number[]>;
+  /** How many live instances have one of `status` (and an owner starting with `ownerPrefix`). */
+  countLive(filter: { status: InstanceStatus[]; ownerPrefix?: string }): Promise<number>;
   /** Version ids some live instance still uses. */
   versionsInUse(): Promise<Set<string>>;
 }
@@ -47,4 +50,16 @@ export interface DeliveryStore {
   forgetDelivery(id: string): Promise<void>;
 }
 
-export interface Store extends VersionStore, InstanceStore, DeliveryStore {}
+export interface GitHubStore {
+  getPullRequest(repo: string, number: number): Promise<PullRequestRecord | null>;
+  /** Inserts or replaces the pull request's record. */
+  savePullRequest(p: PullRequestRecord): Promise<void>;
+  getRepository(name: string): Promise<RepositoryRecord | null>;
+  /** Records the repository unless it is known; answers the record that holds (the first one). */
+  pinRepository(r: RepositoryRecord): Promise<RepositoryRecord>;
+  touchRepository(name: string, patch: Partial<Pick<RepositoryRecord, 'private' | 'lastSeen'>>): Promise<void>;
+  /** Forgets a pin (an admin's decision after a rename or re-creation); false when there was none. */
+  forgetRepository(name: string): Promise<boolean>;
+}
+
+export interface Store extends VersionStore, InstanceStore, DeliveryStore, GitHubStore {}

@@ -81,23 +81,48 @@ export function repoOf(k: OwnerKey): string | null {
 export const pullPrefix = (repo: string): string => `gh:${normaliseRepo(repo)}#`;
 export const POOL_PREFIX = 'pool:';
 
-/** Default instance name derived from an owner key and template, e.g. `pr-12-chinook`. */
+/** A short, stable tag of a text (FNV-1a, base 36): keeps shortened names of different owners apart. */
+export function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(36).padStart(7, '0').slice(-6);
+}
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+const MAX_NAME = 48;
+
+/**
+ * Default instance name of an owner and template, unique per owner: pull requests and runs carry their
+ * repository (`octo-app-pr-12-chinook`), so the same number in two repositories never collides. A name
+ * longer than 48 characters keeps its end and gets a tag of the whole owner key instead of the rest.
+ */
 export function defaultInstanceName(owner: OwnerKey, template: string): string {
+  let prefix = '';
   let base: string;
   switch (owner.kind) {
     case 'pull':
+      prefix = slug(owner.repo);
       base = `pr-${owner.number}`;
       break;
     case 'run':
+      prefix = slug(owner.repo);
       base = `run-${owner.runId}${owner.attempt ? `-${owner.attempt}` : ''}`;
       break;
     case 'api':
-      base = owner.name;
+      base = slug(owner.name) || 'instance';
       break;
     case 'pool':
       base = `warm-${owner.id}`;
       break;
   }
-  base = base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'instance';
-  return `${base}-${template.replace(/_/g, '-')}`.slice(0, 48).replace(/-+$/, '');
+  const tail = `${base}-${slug(template)}`;
+  const whole = prefix ? `${prefix}-${tail}` : tail;
+  if (whole.length <= MAX_NAME) return whole;
+  const tag = shortHash(`${formatOwner(owner)} ${template}`);
+  const room = MAX_NAME - tag.length - 1;
+  const kept = prefix ? `${prefix.slice(0, Math.max(0, room - tail.length - 1))}-${tail}`.replace(/^-+/, '') : tail;
+  return `${kept.slice(Math.max(0, kept.length - room)).replace(/^-+/, '')}-${tag}`.replace(/^-+/, '');
 }

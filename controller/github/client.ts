@@ -1,16 +1,13 @@
 // The one side effect towards GitHub's REST API: open pull requests and the sticky comment.
 // Token or GitHub App auth; the base URL is configurable so GitHub Enterprise Server works.
-import { createAppAuth } from '@octokit/auth-app';
-import { Octokit } from '@octokit/rest';
+import type { Octokit } from '@octokit/rest';
+import { createAuthResolver, type RepoRef } from './client-auth.js';
 import { AppError, messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { Clock } from '../lib/clock.js';
 import { retry } from '../lib/retry.js';
 
-export interface RepoRef {
-  owner: string;
-  repo: string;
-}
+export type { RepoRef } from './client-auth.js';
 
 export interface PullRef extends RepoRef {
   number: number;
@@ -38,7 +35,10 @@ export type RepoPermission = 'admin' | 'write' | 'read' | 'none';
 
 export interface GitHubClient {
   listOpenPulls(repo: RepoRef): Promise<OpenPull[]>;
-  /** The first comment on the pull request whose body starts with `marker` (quotes of it start with `>`). */
+  /**
+   * The first comment on the pull request that this client's own user (or App bot) wrote and whose
+   * body starts with `marker`: someone else's comment starting with the marker is never adopted.
+   */
   findComment(pr: PullRef, marker: string): Promise<IssueComment | null>;
   createComment(pr: PullRef, body: string): Promise<IssueComment>;
   /** Edits a comment in place; null when it no longer exists (someone deleted it). */
@@ -183,8 +183,9 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
           issue_number: pr.number,
           per_page: 100,
         });
+        const me = (await forRepo.login()).toLowerCase();
         for await (const page of pages) {
-          const hit = page.data.find((c) => (c.body ?? '').trimStart().startsWith(marker));
+          const hit = page.data.find((c) => c.user?.login.toLowerCase() === me && (c.body ?? '').trimStart().startsWith(marker));
           if (hit) return { id: hit.id, body: hit.body ?? '' };
         }
         return null;
@@ -229,49 +230,5 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
           throw e;
         }
       }),
-  };
-}
-
-type Common = ConstructorParameters<typeof Octokit>[0];
-
-/** Which authenticated Octokit to use for a repository: the token's, or the App installation's. */
-function createAuthResolver(cfg: GitHubClientOptions, common: Common, prepare: (o: Octokit) => Octokit) {
-  if (cfg.token) {
-    const octokit = prepare(new Octokit({ ...common, auth: cfg.token }));
-    return { get: async (_repo: RepoRef) => octokit, forget: (_repo: RepoRef) => {} };
-  }
-  const appAuth = { appId: cfg.appId as string, privateKey: (cfg.privateKey as string).replace(/\\n/g, '\n') };
-  const app = prepare(new Octokit({ ...common, authStrategy: createAppAuth, auth: appAuth }));
-  const installationOf = new Map<string, number>();
-  // One Octokit per installation: auth-app caches and renews that installation's token itself.
-  const byInstallation = new Map<number, Octokit>();
-  const key = (r: RepoRef) => `${r.owner}/${r.repo}`.toLowerCase();
-  return {
-    async get(repo: RepoRef): Promise<Octokit> {
-      let id = installationOf.get(key(repo));
-      if (id === undefined) {
-        try {
-          ({ id } = (await app.rest.apps.getRepoInstallation({ owner: repo.owner, repo: repo.repo })).data);
-        } catch (e) {
-          if (statusOf(e) === 404) {
-            throw Object.assign(new Error(`the GitHub App ${cfg.appId} is not installed on ${key(repo)}`), { status: 404 });
-          }
-          throw e;
-        }
-        installationOf.set(key(repo), id);
-      }
-      let octokit = byInstallation.get(id);
-      if (!octokit) {
-        octokit = prepare(new Octokit({ ...common, authStrategy: createAppAuth, auth: { ...appAuth, installationId: id } }));
-        byInstallation.set(id, octokit);
-      }
-      return octokit;
-    },
-    // A 401 may mean the App was reinstalled under a new installation id: look it up again next time.
-    forget(repo: RepoRef) {
-      const id = installationOf.get(key(repo));
-      installationOf.delete(key(repo));
-      if (id !== undefined) byInstallation.delete(id);
-    },
   };
 }

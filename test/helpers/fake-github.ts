@@ -15,7 +15,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 type OpName =
   | 'listPulls' | 'listComments' | 'createComment' | 'updateComment' | 'getRepoInstallation' | 'createInstallationToken'
-  | 'createCommentReaction' | 'removeLabel' | 'getCollaboratorPermission' | 'createFromManifest';
+  | 'createCommentReaction' | 'removeLabel' | 'getCollaboratorPermission' | 'createFromManifest' | 'getAuthenticatedUser' | 'getAuthenticatedApp';
 
 const OPS: [OpName, Method, string, number][] = [
   ['listPulls', 'GET', '/repos/{owner}/{repo}/pulls', 200],
@@ -28,6 +28,8 @@ const OPS: [OpName, Method, string, number][] = [
   ['removeLabel', 'DELETE', '/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}', 200],
   ['getCollaboratorPermission', 'GET', '/repos/{owner}/{repo}/collaborators/{username}/permission', 200],
   ['createFromManifest', 'POST', '/app-manifests/{code}/conversions', 201],
+  ['getAuthenticatedUser', 'GET', '/user', 200],
+  ['getAuthenticatedApp', 'GET', '/app', 200],
 ];
 
 /** Who made a request: an app (by JWT) or an installation (by its token); empty for a plain token. */
@@ -128,11 +130,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const m = /^(token|bearer) (\S+)$/i.exec(auth);
     if (!m) return 'missing or malformed Authorization header';
     const cred = m[2];
-    if (op.name === 'getRepoInstallation' || op.name === 'createInstallationToken') {
+    if (op.name === 'getRepoInstallation' || op.name === 'createInstallationToken' || op.name === 'getAuthenticatedApp') {
       const r = await apps.verifyJwt(cred);
       return 'error' in r ? r.error : { app: r.appId };
     }
     if (opts.tokens?.includes(cred)) return {};
+    // GitHub: "Resource not accessible by integration" for an installation asking who it is.
+    if (op.name === 'getAuthenticatedUser') return 'GET /user needs a user token';
     const inst = installationTokens.get(cred);
     if (inst === undefined) return 'unknown token';
     const repo = `${path.owner}/${path.repo}`.toLowerCase();
@@ -230,6 +234,19 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       }
       case 'createFromManifest':
         return apps.convert(path.code, ex('integration-from-manifest'));
+      case 'getAuthenticatedUser': {
+        const o = ex('private-user');
+        Object.assign(o, { login: 'myaas-user', type: 'User' });
+        return [200, o];
+      }
+      case 'getAuthenticatedApp': {
+        const app = apps.apps.get(auth.app ?? '');
+        if (!app) return [404, { message: 'Not Found' }];
+        const o = ex('integration');
+        // The test's own app comments as myaas-app[bot] (see botOf); apps from the manifest flow as <slug>[bot].
+        Object.assign(o, { id: Number(app.id), slug: app.id === opts.app?.id ? 'myaas-app' : app.slug, name: app.name });
+        return [200, o];
+      }
       default:
         throw new Error(`no handler for ${op.name}`);
     }

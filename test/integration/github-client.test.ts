@@ -83,7 +83,7 @@ describe('GitHub client with token auth', () => {
     expect(bodies[2]).toContain('🗑️ destroyed');
     expect(bodies.join('\n')).not.toContain(PASSWORD);
     const ops = gh.requests.slice(before).map((r) => `${r.op} ${r.status}`);
-    expect(ops).toEqual(['listComments 200', 'createComment 201', 'updateComment 200', 'updateComment 200']);
+    expect(ops).toEqual(['getAuthenticatedUser 200', 'listComments 200', 'createComment 201', 'updateComment 200', 'updateComment 200']);
     expect(log.text()).not.toContain(TOKEN);
   });
 
@@ -104,6 +104,22 @@ describe('GitHub client with token auth', () => {
     const mine = gh.seedComment('octo/busy', 20, `${COMMENT_MARKER}\nolder run`, 'myaas-user');
     const client = createGitHubClient(options(gh).opts, createMemoryLogger());
     expect((await client.findComment({ owner: 'octo', repo: 'busy', number: 20 }, COMMENT_MARKER))?.id).toBe(mine.id);
+  });
+
+  it('never adopts a comment someone else wrote with the marker: it writes its own and keeps editing that', async () => {
+    gh.seedPull('octo/planted', { number: 30 });
+    const planted = gh.seedComment('octo/planted', 30, `${COMMENT_MARKER}\nnot the bot`, 'mallory');
+    const log = createMemoryLogger();
+    const client = createGitHubClient(options(gh).opts, log);
+    expect(await client.findComment({ owner: 'octo', repo: 'planted', number: 30 }, COMMENT_MARKER)).toBeNull();
+    const updater = createCommentUpdater({ client, log, commentPassword: false });
+    const instances = createFakeInstancePort();
+    instances.onChange((v) => void updater.onChange(v));
+    await instances.ensure({ owner: 'gh:octo/planted#30', template: 'chinook' });
+    await updater.idle();
+    const all = gh.comments('octo/planted', 30);
+    expect(all.find((c) => c.id === planted.id)?.body).toBe(`${COMMENT_MARKER}\nnot the bot`);
+    expect(all.filter((c) => c.user === 'myaas-user' && c.body.startsWith(COMMENT_MARKER))).toHaveLength(1);
   });
 
   it('retries a 502 and succeeds', async () => {
@@ -138,7 +154,8 @@ describe('GitHub client with token auth', () => {
     const updater = createCommentUpdater({ client, log, commentPassword: false });
     await expect(updater.onChange({ ...(await createFakeInstancePort().ensure({ owner: 'gh:octo/app#13', template: 'chinook' })).instance })).resolves.toBeUndefined();
     expect(waits).toEqual([1, 2]);
-    expect(log.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toContain('could not update the pull request comment; the instance is unaffected');
+    expect(log.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toContain('could not update the pull request comment; the instance is unaffected, the comment catches up later');
+    updater.close();
     expect(gh.comments('octo/app', 13)).toEqual([]);
     await expect(client.listOpenPulls({ owner: 'octo', repo: 'app' })).resolves.toHaveLength(2);
   });

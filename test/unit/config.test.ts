@@ -13,7 +13,13 @@ describe('config', () => {
     expect(c.cpus).toBe(1);
     expect(c.instanceTtlSeconds).toBe(0);
     expect(c.databaseUrl).toBeNull();
-    expect(c.oidc).toMatchObject({ issuer: 'https://token.actions.githubusercontent.com', audience: 'myaas' });
+    expect(c.publicUrl).toMatch(/^http:\/\/[^/]+:5001$/);
+    // The OIDC audience is this deployment's own URL unless set: a token minted for another service is refused.
+    expect(c.oidc).toMatchObject({ issuer: 'https://token.actions.githubusercontent.com', audience: c.publicUrl });
+    expect(c.runTtlSeconds).toBe(3 * 3600);
+    expect(c.maxTtlSeconds).toBe(86400);
+    expect(c.github.prTtlSeconds).toBe(7 * 86400);
+    expect([c.maxInstances, c.maxInstancesPerRepo]).toEqual([100, 25]);
     expect(c.github.apiUrl).toBe('https://api.github.com');
   });
   it('reads the environment over the config file keys and parses sizes, durations, ranges and repos', () => {
@@ -27,10 +33,16 @@ describe('config', () => {
     expect(c.github.repos).toEqual({ 'octo/app': ['chinook', 'billing'], 'octo/site': ['chinook'] });
     expect(c.apiTokens).toEqual(['a', 'b']);
   });
+  it('reads repository ids pinned in MYAAS_GITHUB_REPOS', () => {
+    const c = loadConfig({ MYAAS_GITHUB_REPOS: 'octo/app@1296269=chinook,octo/site=chinook', MYAAS_PUBLIC_URL: 'https://db.example.com/' });
+    expect(c.github.repos).toEqual({ 'octo/app': ['chinook'], 'octo/site': ['chinook'] });
+    expect(c.github.repoPins).toEqual({ 'octo/app': 1296269 });
+    expect(c.oidc.audience).toBe('https://db.example.com');
+  });
   it('lists every invalid key in one error', () => {
     expect(() => loadConfig({ MYAAS_STORAGE: 'floppy', MYAAS_PORT: 'x' })).toThrow(/MYAAS_STORAGE[\s\S]*MYAAS_PORT|MYAAS_PORT[\s\S]*MYAAS_STORAGE/);
     expect(() => loadConfig({ MYAAS_PORT_RANGE: '9-1' })).toThrow(/MYAAS_PORT_RANGE/);
-    expect(() => parseRepos('octo=chinook')).toThrow(/owner\/repo=template/);
+    expect(() => parseRepos('octo=chinook')).toThrow(/owner\/repo\[@repository-id\]=template/);
     expect(() => parseDuration('soon')).toThrow(/not a duration/);
     expect(parseDuration('90')).toBe(90);
     expect(parseDuration('1d')).toBe(86400);

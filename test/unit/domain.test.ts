@@ -17,9 +17,18 @@ describe('names', () => {
     expect(() => assertInstanceName(n)).toThrow(/invalid instance name/);
   });
   it('derives readable default instance names', () => {
-    expect(defaultInstanceName(assertOwner('gh:octo/app#12'), 'chinook')).toBe('pr-12-chinook');
-    expect(defaultInstanceName(assertOwner('gh:octo/app@run-55-1'), 'big_data')).toBe('run-55-1-big-data');
+    expect(defaultInstanceName(assertOwner('gh:octo/app#12'), 'chinook')).toBe('octo-app-pr-12-chinook');
+    expect(defaultInstanceName(assertOwner('gh:octo/app@run-55-1'), 'big_data')).toBe('octo-app-run-55-1-big-data');
     expect(defaultInstanceName(assertOwner('api:Alice'), 'chinook')).toBe('alice-chinook');
+  });
+  it('keeps the names of pull requests of different repositories apart, also when shortened', () => {
+    // Issue 9: octo/app#12 and octo/site#12 got the same name and the second one failed.
+    expect(defaultInstanceName(assertOwner('gh:octo/app#12'), 'chinook')).not.toBe(defaultInstanceName(assertOwner('gh:octo/site#12'), 'chinook'));
+    const a = defaultInstanceName(assertOwner('gh:a-very-long-organisation-name/and-a-long-repository-name#12345'), 'chinook');
+    const b = defaultInstanceName(assertOwner('gh:a-very-long-organisation-name/and-a-long-repository-nam2#12345'), 'chinook');
+    expect(a).not.toBe(b);
+    for (const n of [a, b]) expect(() => assertInstanceName(n)).not.toThrow();
+    expect(a.length).toBeLessThanOrEqual(48);
   });
 });
 

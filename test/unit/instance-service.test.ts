@@ -16,7 +16,7 @@ describe('instance service', () => {
     ]);
     expect(a.instance.id).toBe(b.instance.id);
     expect([a.created, b.created].sort()).toEqual([false, true]);
-    expect(a.instance).toMatchObject({ owner: 'gh:octo/app#12', name: 'pr-12-chinook', expiresAt: null });
+    expect(a.instance).toMatchObject({ owner: 'gh:octo/app#12', name: 'octo-app-pr-12-chinook', expiresAt: null });
     const again = await core.instances.create({ owner, template: 'chinook' });
     expect(again).toMatchObject({ created: false, instance: { id: a.instance.id } });
     await core.settle();
@@ -43,7 +43,7 @@ describe('instance service', () => {
     expect(run.instance.expiresAt?.getTime()).toBe(now + 3600_000);
     expect(pr.instance.expiresAt).toBeNull();
     expect(mine.instance.expiresAt?.getTime()).toBe(now + 60_000);
-    expect(run.instance.name).toBe('run-77-1-chinook');
+    expect(run.instance.name).toBe('octo-app-run-77-1-chinook');
   });
 
   it('names an unknown template and where its dump would go; imports a dump on first use', async () => {

@@ -2,6 +2,7 @@
 // per name, per port), so the core's races can be tested without a database.
 import type { InstancePatch, Store, VersionPatch } from '../../../controller/app/ports.js';
 import { UniqueViolation } from '../../../controller/domain/errors.js';
+import type { PullRequestRecord, RepositoryRecord } from '../../../controller/domain/github.js';
 import type { InstanceRecord, TemplateVersion } from '../../../controller/domain/types.js';
 
 export interface MemoryStore extends Store {
@@ -18,6 +19,8 @@ export function createMemoryStore(): MemoryStore {
   const instances = new Map<string, InstanceRecord>();
   const versions = new Map<string, TemplateVersion>();
   const deliveries = new Set<string>();
+  const pulls = new Map<string, PullRequestRecord>();
+  const repos = new Map<string, RepositoryRecord>();
   const writes: Array<[string, InstancePatch]> = [];
   const tick = () => Promise.resolve(); // every call yields, as a real round trip does
 
@@ -119,6 +122,38 @@ export function createMemoryStore(): MemoryStore {
     async livePorts() {
       await tick();
       return [...instances.values()].filter((i) => live(i) && i.port !== null).map((i) => i.port as number);
+    },
+    async countLive(filter) {
+      await tick();
+      return [...instances.values()].filter((i) => live(i) && filter.status.includes(i.status) && (!filter.ownerPrefix || i.owner.startsWith(filter.ownerPrefix))).length;
+    },
+    async getPullRequest(repo, number) {
+      await tick();
+      const p = pulls.get(`${repo}#${number}`);
+      return p ? copy(p) : null;
+    },
+    async savePullRequest(p) {
+      await tick();
+      pulls.set(`${p.repo}#${p.number}`, copy(p));
+    },
+    async getRepository(name) {
+      await tick();
+      const r = repos.get(name);
+      return r ? copy(r) : null;
+    },
+    async pinRepository(r) {
+      await tick();
+      if (!repos.has(r.name)) repos.set(r.name, copy(r));
+      return copy(repos.get(r.name)!);
+    },
+    async touchRepository(name, patch) {
+      await tick();
+      const r = repos.get(name);
+      if (r) repos.set(name, { ...r, ...copy(patch) });
+    },
+    async forgetRepository(name) {
+      await tick();
+      return repos.delete(name);
     },
     async versionsInUse() {
       await tick();
