@@ -11,7 +11,7 @@
 #                 npm-ca.pem for the build stage only and removed afterwards; never in the final image.
 set -euo pipefail
 
-tag=myaas:local base= ca=
+tag=myaas:local base='' ca=''
 while [ $# -gt 0 ]; do
   case "$1" in
     -t|--tag) tag=${2:?}; shift 2 ;;

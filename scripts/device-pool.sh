@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/setup-host.sh: the storage pool on a real block device (`--device /dev/X`), and the
 # fstab entries that bring pools back after a restart. Expects say/die from the caller.
 

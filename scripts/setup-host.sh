@@ -24,10 +24,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 say() { printf '[setup-host %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[setup-host] error: %s\n' "$*" >&2; exit 1; }
-# shellcheck source=device-pool.sh
+# shellcheck source=scripts/device-pool.sh
 . "$HERE/device-pool.sh"
 
-DEVICE= DEVICE_FS=btrfs FORCE=0 PERSIST=0
+DEVICE='' DEVICE_FS=btrfs FORCE=0 PERSIST=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) DEVICE=${2:?--device needs a block device, e.g. /dev/sdb}; shift 2 ;;

@@ -129,11 +129,9 @@ describe('controller image via deploy/compose.yaml', () => {
     const { stdout: config } = await run('docker', ['image', 'inspect', tag]);
     expect(config).not.toMatch(/BEGIN CERTIFICATE|npm-ca|NODE_EXTRA_CA_CERTS/);
     const { stdout: files } = await run('docker', ['run', '--rm', '--entrypoint', 'sh', tag, '-c',
-      'node --version; ls /app; ls /app/npm-ca.pem /tmp 2>&1; command -v btrfs chattr myaas']);
-    expect(files).toMatch(/^v24\./);
-    expect(files).toContain('/app/npm-ca.pem: No such file');
-    expect(files).toMatch(/\/btrfs\n.*\/chattr\n.*\/myaas/);
-  });
+      'node --version; test -e /app/npm-ca.pem && echo CA-PRESENT; grep -rl "BEGIN CERTIFICATE" /app/*.pem /tmp 2>/dev/null; for c in btrfs chattr myaas; do command -v $c; done']);
+    expect(files).toMatch(/^v24\.[0-9.]+\n\/usr\/(s?bin)\/btrfs\n\/usr\/(s?bin)\/chattr\n\/usr\/local\/bin\/myaas\n$/);
+  }, 900_000);
 
   it('starts with the host network and two capabilities, not privileged', async () => {
     expect(built).toBe(true);
@@ -147,7 +145,7 @@ describe('controller image via deploy/compose.yaml', () => {
     const binds: string[] = c.HostConfig.Binds;
     expect(binds).toContain(`${dataDir}:${dataDir}:rw`);
     expect(binds).toContain(`${dumpsDir}:${dumpsDir}:ro`);
-  });
+  }, 300_000);
 
   it('imports Chinook, hands out an instance psql on the host can query, resets and destroys it', async () => {
     const imp = await api('POST', '/api/v1/templates/chinook/import');
@@ -175,11 +173,14 @@ describe('controller image via deploy/compose.yaml', () => {
     expect(gone.body.status).toBe('destroyed');
     expect(await runtime.list({ 'myaas.home': dataDir, 'myaas.instance': created.body.id })).toEqual([]);
     expect(await readdir(join(dataDir, 'instances'))).toEqual([]);
-  });
+  }, 600_000);
 
   it('comes back by its restart policy after the controller is killed, state intact', async () => {
-    const before = (await inspect()).RestartCount as number;
-    await run('docker', ['kill', '--signal', 'KILL', name]);
+    const c = await inspect();
+    const before = c.RestartCount as number;
+    // A crash, as Docker sees one: the process dies on its own. (`docker kill` counts as a manual
+    // stop, which unless-stopped rightly leaves stopped.)
+    await run('kill', ['-KILL', String(c.State.Pid)]);
     await until('the restart policy to start the controller again', async () => (await inspect()).RestartCount > before, 120_000);
     await healthy();
     const t = (await api('GET', '/api/v1/templates')).body.find((x: any) => x.name === 'chinook');
@@ -188,5 +189,5 @@ describe('controller image via deploy/compose.yaml', () => {
     expect(again.body.status, again.body.error).toBe('ready');
     expect(await psql(again.body.connection.url, 'select count(*) from artist')).toBe('275');
     expect((await api('DELETE', `/api/v1/instances/${again.body.id}?wait=60`)).body.status).toBe('destroyed');
-  });
+  }, 300_000);
 });

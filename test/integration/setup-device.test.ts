@@ -125,6 +125,14 @@ describe('setup-host.sh --device', () => {
   it('refuses an fstab entry that mounts something else at the data dir, until --force replaces it', async () => {
     const dir = join(work, 'second-pool');
     const second = await loopDevice(join(work, 'disk2.img'), '512M');
+    // Files at the mount point would be hidden by the pool: refused before the fstab is even read.
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'stray'), 'x');
+    const hidden = await setupHost(['--device', second, '--fs', 'xfs', '--force'], { MYAAS_DATA_DIR: dir });
+    expect(hidden.code).toBe(1);
+    expect(hidden.stderr).toContain(`${dir} is not empty: the pool would hide its files`);
+    await rm(join(dir, 'stray'));
+
     await writeFile(fstab, `${await readFile(fstab, 'utf8')}${OTHER_LINE.replace('/srv/elsewhere', dir)}\n`);
     const refused = await setupHost(['--device', second, '--fs', 'xfs'], { MYAAS_DATA_DIR: dir });
     expect(refused.code).toBe(1);
