@@ -51,6 +51,7 @@ command -v psql >/dev/null || need+=(postgresql-client)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v pg_restore >/dev/null || need+=(postgresql-client)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v systemd-analyze >/dev/null || need+=(systemd)   # checks deploy/systemd in the tests
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq
