@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../../controller/runtime/index.js';
-import { createCommandRunner, createStorage } from '../../controller/storage/index.js';
+import { createCommandRunner } from '../../controller/host/command.js';
+import { createStorage } from '../../controller/storage/index.js';
 import { freeTcpPort } from '../helpers/process.js';
 import { CHINOOK_GZ, IMAGES, POOLS, psql, requireDocker, requirePool, run, until } from '../helpers/testbed.js';
 
