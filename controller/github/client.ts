@@ -6,6 +6,7 @@ import { AppError, messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { Clock } from '../lib/clock.js';
 import { retry } from '../lib/retry.js';
+import type { Telemetry } from '../app/ports.js';
 
 export interface RepoRef {
   owner: string;
@@ -54,6 +55,8 @@ export interface GitHubClientOptions {
   requestTimeoutMs?: number;
   /** time for the backoff between attempts */
   clock: Clock;
+  /** counts calls that failed after their retries (metrics) */
+  telemetry?: Pick<Telemetry, 'githubError'>;
 }
 
 export function githubAuthConfigured(o: Pick<GitHubClientOptions, 'token' | 'appId' | 'privateKey'>): boolean {
@@ -147,6 +150,7 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
       );
     } catch (e) {
       glog.warn(fields(e, attempts), 'GitHub API call failed');
+      cfg.telemetry?.githubError({ operation: op, status: statusOf(e) ?? null });
       throw new AppError('internal', `GitHub API ${op} on ${repo.owner}/${repo.repo} failed: ${messageOf(e)}`);
     }
   }

@@ -105,7 +105,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           onContainer: (containerId, p) => store.updateInstance(i.id, { containerId, port: p }),
         });
         if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId })) {
-          deps.telemetry.provisioned(r.timings);
+          deps.telemetry.provisioned(r.timings, { template: i.template, engine: i.engine });
           ilog.info({ version: version.id, port: r.port, ...r.timings }, 'instance ready');
         }
         return;
@@ -176,9 +176,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   const wake = (id: string): Promise<void> =>
-    queue.coalesce(id, () =>
-      converge(id).catch((e) => log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep')),
-    );
+    queue.coalesce(id, async () => {
+      const t0 = clock.now();
+      const outcome = await converge(id).then(
+        () => 'ok' as const,
+        (e) => {
+          log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep');
+          return 'error' as const;
+        },
+      );
+      deps.telemetry.reconciled({ outcome, durationMs: clock.now() - t0 });
+    });
 
   return {
     wake,
