@@ -72,7 +72,9 @@ export async function buildController(config: Config, log: Logger): Promise<Cont
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine
   // Metrics: one registry per controller (prom-client's global one is never used). The gauges read
   // the status service (built below, once the services exist) at each scrape.
-  const metrics = createPromMetrics({ registry: new Registry(), warmPoolTarget: config.warmPool, readings: () => status.readings() });
+  const metrics = createPromMetrics({
+    registry: new Registry(), warmPoolTarget: config.warmPool, poolPath: config.dataDir, readings: () => status.readings(),
+  });
   const telemetry: Telemetry = metrics;
 
   const importer = createImporter({

@@ -150,7 +150,9 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
       );
     } catch (e) {
       glog.warn(fields(e, attempts), 'GitHub API call failed');
-      cfg.telemetry?.githubError({ operation: op, status: statusOf(e) ?? null });
+      // Octokit reports a request that got no answer (refused, reset, timed out) as status 500 without a response.
+      const answered = (e as { name?: string }).name !== 'HttpError' || (e as HttpishError).response !== undefined;
+      cfg.telemetry?.githubError({ operation: op, status: answered ? (statusOf(e) ?? null) : null });
       throw new AppError('internal', `GitHub API ${op} on ${repo.owner}/${repo.repo} failed: ${messageOf(e)}`);
     }
   }

@@ -18,6 +18,8 @@ export interface PromMetricsOptions {
   readings: () => Promise<MetricsReadings>;
   /** MYAAS_WARM_POOL: the warm pool's target size per template */
   warmPoolTarget: number;
+  /** the data dir: the pool gauges' `path` label */
+  poolPath: string;
   /** Node.js process metrics (CPU, memory, event loop, GC); off in unit tests that count series */
   processMetrics?: boolean;
 }
@@ -55,6 +57,10 @@ export function createPromMetrics(opts: PromMetricsOptions): PromMetrics {
     name: 'myaas_metrics_read_errors_total',
     help: 'Scrapes whose pool or state-DB readings failed (their gauges were left out).',
     registers,
+    // Rendered with the gauges of the same scrape, so a failure of this one is already counted.
+    async collect() {
+      await read();
+    },
   });
   let current: Promise<MetricsReadings | null> | null = null;
   const read = () =>
@@ -78,15 +84,17 @@ export function createPromMetrics(opts: PromMetricsOptions): PromMetrics {
         for (const r of readings ? pick(readings) : []) this.set({ template: r.template, status: r.status }, r.count);
       },
     });
+  // Labelled with the path so that an unknown pool is an absent series, not a 0 that looks like a full disk.
   const poolGauge = (name: string, help: string, pick: (p: NonNullable<MetricsReadings['pool']>) => number) =>
     new Gauge({
       name,
       help,
+      labelNames: ['path'] as const,
       registers,
       async collect() {
         const pool = (await read())?.pool;
         this.reset();
-        if (pool) this.set(pick(pool));
+        if (pool) this.set({ path: opts.poolPath }, pick(pool));
       },
     });
 
