@@ -84,13 +84,15 @@ const Cards: FC<{ s: StatusSnapshot }> = ({ s }) => {
 const Version: FC<{ v: VersionStatusRow; now: Date; latest: boolean }> = ({ v, now, latest }) => (
   <li>
     <span class="mono">{v.id}</span> <Pill status={v.status} />
-    {latest ? <span class="muted"> latest</span> : null}
     {v.status === 'importing' ? (
       <span> {v.phase ?? 'starting'} · {duration(v.elapsedMs ?? 0)}</span>
     ) : (
-      <span class="muted"> {bytes(v.sizeBytes)} · <When at={v.readyAt ?? v.createdAt} now={now} /></span>
+      <span class="muted">
+        {latest ? ' latest ·' : ''}
+        {v.sizeBytes !== null ? ` ${bytes(v.sizeBytes)} ·` : ''} <When at={v.readyAt ?? v.createdAt} now={now} />
+        {v.instances > 0 ? ` · ${v.instances} in use` : ''}
+      </span>
     )}
-    {v.instances > 0 ? <span class="muted"> · {v.instances} in use</span> : null}
   </li>
 );
 

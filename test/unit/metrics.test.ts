@@ -1,7 +1,9 @@
 // The metrics: the exposition of the prom-client adapter (names, types, label sets, values), and
 // that the core, the webhook route and the GitHub client report what the adapter counts.
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import { Hono } from 'hono';
 import { register as globalRegistry, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -241,5 +243,40 @@ describe('what is reported to Telemetry', () => {
       await expect(gone.listOpenPulls({ owner: 'o', repo: 'r' })).rejects.toThrow(/list open pulls/);
       expect(rec.of('githubError').at(-1)).toEqual({ operation: 'list open pulls', status: null });
     });
+  });
+});
+
+describe('the Grafana dashboard (deploy/grafana/myaas.json)', () => {
+  it('queries only series the controller exposes, through its data source variable', async () => {
+    const dashboard = JSON.parse(await readFile(new URL('../../deploy/grafana/myaas.json', import.meta.url), 'utf8'));
+    const registry = new Registry();
+    createPromMetrics({ registry, warmPoolTarget: 1, poolPath: '/data', readings: async () => readings() });
+    const exposed = new Set(
+      [...parsePromText(await registry.metrics()).values()].flatMap((f) =>
+        f.type === 'histogram' ? [f.name, `${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`] : [f.name],
+      ),
+    );
+
+    const panels = (dashboard.panels as any[]).filter((p) => p.type !== 'row');
+    expect(panels.length).toBeGreaterThan(10);
+    const used = new Set<string>();
+    for (const p of panels) {
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      expect(p.targets.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets) {
+        for (const name of t.expr.match(/\b(?:myaas|process|nodejs)_[a-z0-9_]+/g) ?? []) used.add(name);
+        // Valid PromQL once Grafana has put in its variables (Prometheus' own parser, as its UI uses).
+        const q = t.expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.*').replaceAll('$template', '.*');
+        let syntaxError = false;
+        promql.parse(q).iterate({ enter: (n) => void (n.type.isError && (syntaxError = true)) });
+        expect(syntaxError, `${p.title}: ${q}`).toBe(false);
+      }
+    }
+    for (const name of used) expect(exposed, `${name} is not exposed`).toContain(name);
+    // Every series an operator was promised has a panel.
+    for (const name of [
+      'myaas_pool_used_bytes', 'myaas_pool_free_bytes', 'myaas_instances', 'myaas_warm_pool_instances', 'myaas_clone_to_ready_seconds_bucket',
+      'myaas_import_duration_seconds_bucket', 'myaas_webhook_deliveries_total', 'myaas_reconcile_pass_seconds_bucket', 'myaas_github_api_errors_total',
+    ]) expect(used, name).toContain(name);
   });
 });
