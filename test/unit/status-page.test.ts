@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { StatusSnapshot } from '../../controller/app/ports.js';
 import { createStatusService } from '../../controller/app/status.js';
+import { githubWebUrl, loadConfig } from '../../controller/config.js';
 import { createPaths } from '../../controller/domain/layout.js';
 import { apiOwner, pullOwner, runOwner } from '../../controller/domain/owner.js';
 import { adminTokenCheck } from '../../controller/http/auth.js';
@@ -55,6 +56,18 @@ describe('status service', () => {
     expect(r.instances).toEqual([{ template: 'chinook', status: 'ready', count: 1 }]);
     expect(r.versions).toEqual(expect.arrayContaining([{ template: 'chinook', status: 'ready', count: 1 }, { template: 'shop', status: 'failed', count: 1 }]));
     expect(r.pool).toEqual(s.pool);
+  });
+});
+
+describe('GitHub web URL for pull request links', () => {
+  it('follows the API URL (github.com, GHE.com, Enterprise Server) unless MYAAS_GITHUB_WEB_URL says otherwise', () => {
+    expect(githubWebUrl('https://api.github.com')).toBe('https://github.com');
+    expect(githubWebUrl('https://api.octocorp.ghe.com')).toBe('https://octocorp.ghe.com');
+    expect(githubWebUrl('https://ghe.example.com/api/v3')).toBe('https://ghe.example.com');
+    expect(githubWebUrl('https://ghe.example.com:8443/api/v3/')).toBe('https://ghe.example.com:8443');
+    expect(loadConfig({}).github.webUrl).toBe('https://github.com');
+    expect(loadConfig({ MYAAS_GITHUB_API_URL: 'https://ghe.example.com/api/v3' }).github.webUrl).toBe('https://ghe.example.com');
+    expect(loadConfig({ MYAAS_GITHUB_WEB_URL: 'https://git.example.com/' }).github.webUrl).toBe('https://git.example.com');
   });
 });
 
