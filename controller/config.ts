@@ -44,6 +44,14 @@ function repoEntries(s: string | undefined): Array<[string, string[], number | n
   });
 }
 
+/** Where pull requests are shown: github.com for its API, the host of a GitHub Enterprise Server's `/api/v3`. */
+export function githubWebUrl(apiUrl: string): string {
+  const u = new URL(apiUrl);
+  if (u.hostname === 'api.github.com') return 'https://github.com';
+  if (u.hostname.startsWith('api.') && u.hostname.endsWith('.ghe.com')) return `${u.protocol}//${u.hostname.slice(4)}`;
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/api\/v3\/?$/, '')}`.replace(/\/+$/, '');
+}
+
 const schema = z.object({
   MYAAS_PORT: z.coerce.number().int().min(0).max(65535).default(5001),
   MYAAS_HOST: z.string().default('0.0.0.0'),
@@ -84,6 +92,7 @@ const schema = z.object({
   MYAAS_GITHUB_APP_ID: z.string().optional(),
   MYAAS_GITHUB_PRIVATE_KEY: z.string().optional(),
   MYAAS_GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  MYAAS_GITHUB_WEB_URL: z.string().url().optional(),
   MYAAS_GITHUB_REPOS: z.string().optional(),
   MYAAS_GITHUB_ALLOW_FORKS: z.enum(['true', 'false']).default('false'),
   MYAAS_GITHUB_RESET_ON_PUSH: z.enum(['true', 'false']).default('false'),
@@ -149,6 +158,7 @@ function toConfig(e: z.infer<typeof schema>) {
       appId: e.MYAAS_GITHUB_APP_ID ?? null,
       privateKey: e.MYAAS_GITHUB_PRIVATE_KEY ?? null,
       apiUrl: e.MYAAS_GITHUB_API_URL.replace(/\/+$/, ''),
+      webUrl: (e.MYAAS_GITHUB_WEB_URL ?? githubWebUrl(e.MYAAS_GITHUB_API_URL)).replace(/\/+$/, ''),
       repos: parseRepos(e.MYAAS_GITHUB_REPOS),
       repoPins: parseRepoPins(e.MYAAS_GITHUB_REPOS),
       /** a pull request's instances expire this long after the pull request was last seen (a lost "closed") */

@@ -2,26 +2,29 @@
 // services → GitHub → HTTP. The only place that builds real clients; everything else gets them.
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { messageOf } from './domain/errors.js';
 import { homeSelector } from './domain/labels.js';
 import { createPaths } from './domain/layout.js';
 import type { Logger } from './domain/logger.js';
-import type { EngineName, ProvisionTimings } from './domain/types.js';
+import type { EngineName } from './domain/types.js';
 import { openStateDb } from './db/client.js';
 import { createStore } from './db/queries.js';
 import { createEngine, type Engine } from './engines/index.js';
 import { createCommandRunner } from './host/command.js';
 import { createDumpSource } from './host/dumps.js';
 import { createHostFiles } from './host/files.js';
+import { createPromMetrics } from './host/metrics.js';
 import { createHostNet } from './host/net.js';
 import { lockDataDir } from './host/lock.js';
 import { systemClock } from './lib/clock.js';
 import { createEmitter } from './lib/emitter.js';
 import { createRuntime } from './runtime/index.js';
 import { resolveStorage } from './storage/index.js';
-import type { Importer, InstanceService, Reconciler, Runtime, Storage, Store } from './app/ports.js';
+import type { Importer, InstanceService, Reconciler, Runtime, Storage, Store, Telemetry } from './app/ports.js';
 import { createInstanceService } from './app/instances.js';
+import { createStatusService } from './app/status.js';
 import { createTemplateService } from './app/templates.js';
 import { createImporter } from './jobs/importer.js';
 import { createReaper } from './jobs/reaper.js';
@@ -35,8 +38,8 @@ import { createOidcVerifier } from './github/oidc.js';
 import { createPullRequestHandler } from './github/pull-requests.js';
 import { createPullRequestSweep } from './github/pull-sync.js';
 import { createApp } from './http/app.js';
-import { createAuth } from './http/auth.js';
-import { createMetrics } from './http/metrics.js';
+import { adminTokenCheck, createAuth } from './http/auth.js';
+import { createStatusPage } from './http/status-page.js';
 import { createWebhookRoutes } from './http/webhooks.js';
 
 export interface Controller {
@@ -77,15 +80,15 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
   const changes = createEmitter<string>((e) => log.warn({ err: messageOf(e) }, 'instance change listener failed'));
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine
-  const provisionSeconds: number[] = [];
-  const telemetry = {
-    provisioned: (t: ProvisionTimings) => {
-      if (provisionSeconds.length < 100_000) provisionSeconds.push(t.totalMs / 1000);
-    },
-  };
+  // Metrics: one registry per controller (prom-client's global one is never used). The gauges read
+  // the status service (built below, once the services exist) at each scrape.
+  const metrics = createPromMetrics({
+    registry: new Registry(), warmPoolTarget: config.warmPool, poolPath: config.dataDir, readings: () => status.readings(),
+  });
+  const telemetry: Telemetry = metrics;
 
   const importer = createImporter({
-    store, storage, runtime, files, dumps, engines, paths, clock, home, log, images: config.images, jobs: config.importJobs,
+    store, storage, runtime, files, dumps, engines, paths, clock, home, telemetry, log, images: config.images, jobs: config.importJobs,
     timeoutMs: config.importTimeoutMs,
   });
   const handovers = createHandoverBook();
@@ -102,8 +105,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     void reconciler.wakeAll({ template, retryFailed: true });
     void warmPool.refill();
   });
-  const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, log });
+  const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, telemetry, log });
   const templates = createTemplateService({ store, dumps, importer });
+  const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
     publicHost: config.publicHost, defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
@@ -120,7 +124,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     } },
   ];
   if (githubAuthConfigured(gh)) {
-    const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock }, log);
+    const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock, telemetry }, log);
     const comments = createCommentUpdater({ client, log, commentPassword: gh.commentPassword, publicHost: config.publicHost, instances });
     instances.onChange((v) => void comments.onChange(v));
     closers.push(() => comments.close());
@@ -132,6 +136,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) },
     pullRequests,
     log,
+    telemetry,
   });
   const oidc = createOidcVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, jwksUrl: config.oidc.jwksUrl });
 
@@ -139,9 +144,13 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     api: { instances, templates, repos: gh.repos },
     auth: createAuth({ apiTokens: config.apiTokens, oidc }),
     webhooks,
-    metrics: createMetrics({
-      counts: async () => ({ instances: await store.listLive(), versions: await store.listVersions() }),
-      provisionSeconds: () => provisionSeconds,
+    metrics: () => metrics.expose(),
+    statusPage: createStatusPage({
+      status,
+      isAdminToken: adminTokenCheck(config.apiTokens),
+      tokensConfigured: config.apiTokens.length > 0,
+      githubWebUrl: gh.webUrl,
+      log,
     }),
     health: async () => {
       const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);

@@ -52,6 +52,8 @@ command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v pg_restore >/dev/null || need+=(postgresql-client)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v systemd-analyze >/dev/null || need+=(systemd)   # checks deploy/systemd in the tests
+command -v filefrag >/dev/null || need+=(e2fsprogs)   # reflink clones' own bytes (status page)
+command -v chromium >/dev/null || need+=(chromium)    # the status page's browser test (playwright-core drives it)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq

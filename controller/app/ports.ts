@@ -19,13 +19,16 @@ import type { AdminSession, Engine } from '../engines/engine.js';
 import type { RuntimeEvent } from '../runtime/runtime.js';
 import type { Emitter } from '../lib/emitter.js';
 import type { OwnerKey } from '../domain/owner.js';
+import type { GitHubErrorReport, ImportReport, MetricsReadings, PoolUsage, TemplateRef, WebhookReport } from '../domain/telemetry.js';
 import type {
   EngineName,
   InstanceRecord,
+  InstanceStatus,
   InstanceView,
   ProvisionTimings,
   TemplateSummary,
   TemplateVersion,
+  VersionStatus,
 } from '../domain/types.js';
 
 /** The engine of a name (one object per engine, made once). */
@@ -34,9 +37,23 @@ export type Engines = (name: EngineName) => Engine;
 /** Every write to an instance row is announced here with the instance's id. */
 export type InstanceChanges = Emitter<string>;
 
-/** What the core reports for metrics. */
+/**
+ * What the core (and the edges) report for metrics. An adapter (host/metrics.ts, over prom-client)
+ * implements it; nothing that reports knows how it is exposed.
+ */
 export interface Telemetry {
-  provisioned(timings: ProvisionTimings): void;
+  /** an instance became ready on a fresh or reused clone; `timings.totalMs` is clone-to-ready */
+  provisioned(timings: ProvisionTimings, about: TemplateRef): void;
+  /** an import ended, ready or failed */
+  imported(report: ImportReport): void;
+  /** one reconcile pass of one instance; `error` when the pass itself threw (retried on the next sweep) */
+  reconciled(report: { outcome: 'ok' | 'error'; durationMs: number }): void;
+  /** one sweep: interrupted imports, orphans, expiry, then every live instance woken */
+  swept(report: { durationMs: number }): void;
+  /** a GitHub webhook delivery was answered */
+  webhook(report: WebhookReport): void;
+  /** a GitHub API call failed after its retries */
+  githubError(report: GitHubErrorReport): void;
 }
 
 // Offered by the jobs (jobs/), used by the services:
@@ -157,4 +174,84 @@ export interface DeliveryLog {
   firstTime(deliveryId: string): Promise<boolean>;
   /** lets a delivery whose handling failed be redelivered */
   forget(deliveryId: string): Promise<void>;
+}
+
+// The status page (http/status-page*.tsx) and the metrics' scrape-time gauges read through this
+// (app/status.ts). Rows carry no passwords: the page cannot show what it is not given.
+
+/** A template version as an admin sees it. */
+export interface VersionStatusRow {
+  id: string;
+  status: VersionStatus;
+  createdAt: Date;
+  readyAt: Date | null;
+  sizeBytes: number | null;
+  error: string | null;
+  /** what a running import is doing now, and for how long it has run */
+  phase: string | null;
+  elapsedMs: number | null;
+  /** live instances on this version */
+  instances: number;
+}
+
+export interface TemplateStatusRow {
+  name: string;
+  engine: EngineName;
+  latest: string | null;
+  /** when the latest version finished importing */
+  dataAsOf: Date | null;
+  sizeBytes: number | null;
+  versions: VersionStatusRow[];
+}
+
+export interface InstanceStatusRow {
+  id: string;
+  name: string;
+  /** the stored owner key text, and its parsed form (null when it is none of the known forms) */
+  owner: string;
+  ownerKey: OwnerKey | null;
+  template: string;
+  versionId: string | null;
+  status: InstanceStatus;
+  createdAt: Date;
+  readyAt: Date | null;
+  expiresAt: Date | null;
+  error: string | null;
+  /** resident memory of its container; null when not running or unknown */
+  memoryBytes: number | null;
+  /** apparent size of its data, and the bytes only its clone holds (written since the clone) */
+  dataBytes: number | null;
+  ownBytes: number | null;
+}
+
+export interface FailureRow {
+  kind: 'instance' | 'version';
+  id: string;
+  template: string;
+  /** the instance's name; null for a version */
+  name: string | null;
+  at: Date;
+  error: string;
+}
+
+export interface StatusSnapshot {
+  at: Date;
+  storage: string;
+  dataDir: string;
+  pool: PoolUsage | null;
+  templates: TemplateStatusRow[];
+  /** dump folder problems (unreadable or misnamed files) */
+  dumpProblems: string[];
+  instances: InstanceStatusRow[];
+  /** the warm pool: its target size per template, and its unclaimed instances by template */
+  warmPool: { target: number; byTemplate: Array<{ template: string; ready: number; total: number }> };
+  /** failed instances and versions with their errors, newest first */
+  failures: FailureRow[];
+}
+
+export interface StatusService {
+  /** Everything the status page shows; measures memory and disk (cached for a short while). */
+  snapshot(): Promise<StatusSnapshot>;
+  /** The counts the metrics gauges need at each scrape: state DB and one statfs, nothing slow. */
+  readings(): Promise<MetricsReadings>;
 }

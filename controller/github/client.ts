@@ -6,6 +6,7 @@ import { AppError, messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { Clock } from '../lib/clock.js';
 import { retry } from '../lib/retry.js';
+import type { Telemetry } from '../app/ports.js';
 
 export type { RepoRef } from './client-auth.js';
 
@@ -66,6 +67,8 @@ export interface GitHubClientOptions {
   requestTimeoutMs?: number;
   /** time for the backoff between attempts */
   clock: Clock;
+  /** counts calls that failed after their retries (metrics) */
+  telemetry?: Pick<Telemetry, 'githubError'>;
 }
 
 export function githubAuthConfigured(o: Pick<GitHubClientOptions, 'token' | 'appId' | 'privateKey'>): boolean {
@@ -159,6 +162,9 @@ export function createGitHubClient(cfg: GitHubClientOptions, log: Logger): GitHu
       );
     } catch (e) {
       glog.warn(fields(e, attempts), 'GitHub API call failed');
+      // Octokit reports a request that got no answer (refused, reset, timed out) as status 500 without a response.
+      const answered = (e as { name?: string }).name !== 'HttpError' || (e as HttpishError).response !== undefined;
+      cfg.telemetry?.githubError({ operation: op, status: answered ? (statusOf(e) ?? null) : null });
       throw new AppError('internal', `GitHub API ${op} on ${repo.owner}/${repo.repo} failed: ${messageOf(e)}`);
     }
   }

@@ -1,7 +1,8 @@
 // The data dir's plain files and folders, as the importer and the reaper need them. Storage drivers
 // own volumes (subvolumes, reflink trees); this owns everything else there.
-import { chown, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import type { CommandRunner } from '../domain/command.js';
+import type { PoolUsage } from '../domain/telemetry.js';
 
 export interface HostFiles {
   mkdirp(path: string, mode?: number): Promise<void>;
@@ -15,6 +16,8 @@ export interface HostFiles {
   exists(path: string): Promise<boolean>;
   /** Flushes the filesystem that holds `path` to disk. */
   sync(path: string): Promise<void>;
+  /** Size, used and free bytes of the filesystem that holds `path` (the pool, for the data dir). */
+  poolUsage(path: string): Promise<PoolUsage>;
 }
 
 export function createHostFiles(runner: CommandRunner): HostFiles {
@@ -32,6 +35,12 @@ export function createHostFiles(runner: CommandRunner): HostFiles {
     exists: (path) => stat(path).then(() => true, () => false),
     sync: async (path) => {
       await runner.run('sync', ['-f', path]);
+    },
+    async poolUsage(path) {
+      const s = await statfs(path, { bigint: true });
+      // As df counts them, so the numbers match what an operator checks by hand.
+      const size = (blocks: bigint) => Number(blocks * s.bsize);
+      return { totalBytes: size(s.blocks), usedBytes: size(s.blocks - s.bfree), freeBytes: size(s.bavail) };
     },
   };
 }

@@ -5,13 +5,16 @@ import type { Logger } from '../domain/logger.js';
 import { createApi, type ApiDeps } from './api.js';
 import type { AuthEnv } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
+import { metricsHandler, type MetricsExposition } from './metrics.js';
 
 export interface AppDeps {
   api: ApiDeps;
   auth: MiddlewareHandler<AuthEnv>;
   webhooks: Hono | null;
   health: () => Promise<HealthDto>;
-  metrics: () => Promise<string>;
+  metrics: () => Promise<MetricsExposition>;
+  /** the admin status page at / (http/status-page.tsx) */
+  statusPage?: Hono | null;
   log: Logger;
 }
 
@@ -26,9 +29,10 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/healthz', health);
   app.get('/api/v1/healthz', health);
   if (deps.webhooks) app.route('/api/v1/webhooks/github', deps.webhooks);
+  if (deps.statusPage) app.route('/', deps.statusPage);
   const v1 = new Hono<AuthEnv>();
   v1.use('*', deps.auth);
-  v1.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  v1.get('/metrics', metricsHandler(deps.metrics));
   v1.route('/', createApi(deps.api));
   app.route('/api/v1', v1);
   return app;

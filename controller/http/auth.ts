@@ -9,16 +9,24 @@ export type AuthEnv = { Variables: { principal: Principal } };
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** True when `token` is one of the admin API tokens; compares digests in constant time. */
+export function adminTokenCheck(apiTokens: string[]): (token: string) => boolean {
+  const tokens = apiTokens.map(digest);
+  return (token) => {
+    const given = digest(token);
+    return tokens.some((t) => timingSafeEqual(t, given));
+  };
+}
+
 export function createAuth(opts: { apiTokens: string[]; oidc: OidcVerifier | null }): MiddlewareHandler<AuthEnv> {
-  const tokens = opts.apiTokens.map(digest);
+  const isAdmin = adminTokenCheck(opts.apiTokens);
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) {
       throw new AppError('unauthorized', 'missing "Authorization: Bearer <token>": use an API token from MYAAS_API_TOKENS or a GitHub Actions OIDC token');
     }
-    const given = digest(m[1]);
-    if (tokens.some((t) => timingSafeEqual(t, given))) {
+    if (isAdmin(m[1])) {
       c.set('principal', { kind: 'admin' });
       return next();
     }

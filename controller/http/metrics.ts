@@ -1,34 +1,15 @@
-// Prometheus text exposition of what the state DB and the reconciler know.
+// GET /api/v1/metrics: the Prometheus text exposition. What is measured and how it is rendered
+// (prom-client, host/metrics.ts) is wired in main.ts; this only serves it behind the API's auth.
+import type { Context } from 'hono';
 
-export interface MetricsSource {
-  /** live instances and all template versions, by template and status */
-  counts(): Promise<{ instances: Array<{ template: string; status: string }>; versions: Array<{ template: string; status: string }> }>;
-  /** request-to-ready seconds of instances provisioned since start */
-  provisionSeconds(): number[];
+export interface MetricsExposition {
+  contentType: string;
+  body: string;
 }
 
-function tally(rows: Array<{ template: string; status: string }>): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of rows) m.set(`${r.template}\u0000${r.status}`, (m.get(`${r.template}\u0000${r.status}`) ?? 0) + 1);
-  return m;
-}
-
-export function createMetrics(source: MetricsSource) {
-  return async (): Promise<string> => {
-    const out: string[] = [];
-    const { instances, versions } = await source.counts();
-    const series = (name: string, help: string, rows: Array<{ template: string; status: string }>) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-      for (const [k, n] of tally(rows)) {
-        const [template, status] = k.split('\u0000');
-        out.push(`${name}{template="${template}",status="${status}"} ${n}`);
-      }
-    };
-    series('myaas_instances', 'Live instances by template and status.', instances);
-    series('myaas_template_versions', 'Template versions by template and status.', versions);
-    const secs = source.provisionSeconds();
-    out.push('# HELP myaas_provision_seconds Request-to-ready time of instances provisioned since start.', '# TYPE myaas_provision_seconds summary');
-    out.push(`myaas_provision_seconds_count ${secs.length}`, `myaas_provision_seconds_sum ${secs.reduce((a, b) => a + b, 0).toFixed(3)}`);
-    return `${out.join('\n')}\n`;
+export function metricsHandler(expose: () => Promise<MetricsExposition>) {
+  return async (c: Context) => {
+    const { contentType, body } = await expose();
+    return c.body(body, 200, { 'content-type': contentType, 'cache-control': 'no-store' });
   };
 }

@@ -7,7 +7,7 @@ import { assertTemplateName } from '../domain/names.js';
 import type { EngineName, TemplateVersion } from '../domain/types.js';
 import { newPassword, newVersionId } from '../lib/ids.js';
 import { formatMs } from '../lib/retry.js';
-import type { Clock, DumpSource, Engines, HostFiles, ImportProgress, Importer, Logger, Runtime, Storage, Store } from '../app/ports.js';
+import type { Clock, DumpSource, Engines, HostFiles, ImportProgress, Importer, Logger, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
 import type { Dump } from '../domain/dumps.js';
 import { createLoader } from './import-load.js';
 
@@ -26,6 +26,7 @@ export interface ImporterDeps {
   timeoutMs: number;
   /** label value that marks this controller's containers */
   home: string;
+  telemetry: Pick<Telemetry, 'imported'>;
   log: Logger;
 }
 
@@ -69,6 +70,7 @@ export function createImporter(deps: ImporterDeps): Importer {
         if (old.id !== v.id) await store.updateVersion(old.id, { status: 'retired' });
       }
       vlog.info({ elapsedMs: clock.now() - t0, sizeBytes, database }, 'import: ready, now latest');
+      deps.telemetry.imported({ template: v.template, engine: v.engine, outcome: 'ready', durationMs: clock.now() - t0 });
       tell('ready');
       return { ...v, ...done };
     } catch (e) {
@@ -78,6 +80,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       await storage.remove(dir).catch((err) => vlog.warn({ err: messageOf(err) }, 'could not remove failed datadir'));
       await deps.files.removeTree(paths.staging(v.id)).catch(() => {});
       await store.updateVersion(v.id, { status: 'failed', error, phase: null });
+      deps.telemetry.imported({ template: v.template, engine: v.engine, outcome: 'failed', durationMs: clock.now() - t0 });
       tell('failed');
       return { ...v, status: 'failed', error };
     } finally {

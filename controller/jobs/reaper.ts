@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { messageOf } from '../domain/errors.js';
 import { homeSelector, LABEL, roleOf } from '../domain/labels.js';
 import type { Paths } from '../domain/layout.js';
-import type { Clock, HostFiles, Importer, InstanceChanges, Logger, Reconciler, Runtime, Storage, Store } from '../app/ports.js';
+import type { Clock, HostFiles, Importer, InstanceChanges, Logger, Reconciler, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
 
 export interface ReaperDeps {
   store: Store;
@@ -17,6 +17,7 @@ export interface ReaperDeps {
   paths: Paths;
   clock: Clock;
   home: string;
+  telemetry: Pick<Telemetry, 'swept'>;
   log: Logger;
 }
 
@@ -107,7 +108,11 @@ export function createReaper(deps: ReaperDeps): Reaper {
 
   return {
     run() {
-      running ??= once().finally(() => (running = null));
+      const t0 = deps.clock.now();
+      running ??= once().finally(() => {
+        running = null;
+        deps.telemetry.swept({ durationMs: deps.clock.now() - t0 });
+      });
       return running;
     },
   };

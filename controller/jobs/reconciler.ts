@@ -145,7 +145,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // A restart keeps counting attempts: a server that stops again soon is crashing in a loop.
         const attempts = keepClone ? i.attempts : 0;
         if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts })) {
-          deps.telemetry.provisioned(r.timings);
+          deps.telemetry.provisioned(r.timings, { template: i.template, engine: i.engine });
           ilog.info({ version: version.id, port: r.port, ...r.timings }, keepClone ? 'instance running again' : 'instance ready');
         }
         return;
@@ -245,9 +245,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   const wake = (id: string): Promise<void> =>
-    queue.coalesce(id, () =>
-      converge(id).catch((e) => log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep')),
-    );
+    queue.coalesce(id, async () => {
+      const t0 = clock.now();
+      const outcome = await converge(id).then(
+        () => 'ok' as const,
+        (e) => {
+          log.error({ instance: id, err: messageOf(e) }, 'reconcile step failed; will retry on the next sweep');
+          return 'error' as const;
+        },
+      );
+      deps.telemetry.reconciled({ outcome, durationMs: clock.now() - t0 });
+    });
 
   async function retryNow(id: string): Promise<void> {
     const i = await store.getInstance(id);

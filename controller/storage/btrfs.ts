@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import type { CommandRunner } from '../domain/command.js';
 import type { Storage } from './storage.js';
 import { volumeExists, volumeSize, assertAbsent, assertVolumePath, fsTypeOf, lstatOrNull, storageFailure } from './common.js';
+import { btrfsExclusiveBytes } from './usage.js';
 
 // The root directory of every btrfs subvolume has this inode number (BTRFS_FIRST_FREE_OBJECTID).
 const SUBVOLUME_ROOT_INODE = 256;
@@ -80,5 +81,6 @@ export function createBtrfsStorage(runner: CommandRunner): Storage {
 
     exists: volumeExists,
     size: volumeSize,
+    ownBytes: (p) => btrfsExclusiveBytes(runner, assertVolumePath(p)),
   };
 }

@@ -15,4 +15,6 @@ export interface Storage {
   remove(path: string): Promise<void>;
   /** Bytes the volume's files take (apparent size of the data). */
   size(path: string): Promise<number>;
+  /** Bytes only this volume holds: for a clone, what its writes since the clone cost the pool. */
+  ownBytes(path: string): Promise<number>;
 }

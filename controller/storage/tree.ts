@@ -5,6 +5,7 @@ import type { CommandRunner } from '../domain/command.js';
 import type { StorageName } from '../domain/types.js';
 import type { Storage } from './storage.js';
 import { volumeExists, volumeSize, assertAbsent, assertVolumePath, lstatOrNull, storageFailure, walk } from './common.js';
+import { unsharedBytes } from './usage.js';
 
 // Keeps each chattr argv well below the kernel's limits (ARG_MAX, and 128 KiB per argument).
 const BATCH_BYTES = 96 * 1024;
@@ -119,5 +120,7 @@ export function createTreeStorage(runner: CommandRunner, opts: TreeOptions): Sto
 
     exists: volumeExists,
     size: volumeSize,
+    // A plain copy shares nothing with its template.
+    ownBytes: (p) => (opts.reflink === 'always' ? unsharedBytes(runner, assertVolumePath(p)) : volumeSize(p)),
   };
 }

@@ -1,6 +1,6 @@
 // The controller's core (services and jobs) wired as main.ts wires it, over the in-memory world,
 // the memory store and a fake clock: for fast unit tests of orderings, retries and races.
-import type { InstanceService, Reconciler, TemplateService, WarmPool } from '../../../controller/app/ports.js';
+import type { InstanceService, Reconciler, Telemetry, TemplateService, WarmPool } from '../../../controller/app/ports.js';
 import { createInstanceService } from '../../../controller/app/instances.js';
 import { createTemplateService } from '../../../controller/app/templates.js';
 import { createPaths } from '../../../controller/domain/layout.js';
@@ -30,6 +30,8 @@ export interface Core {
   warmPool: WarmPool;
   reaper: Reaper;
   timings: ProvisionTimings[];
+  /** every report made to Telemetry, in order */
+  reports: Array<{ kind: keyof Telemetry; report: unknown }>;
   /** instance ids in the order their changes were announced */
   changes: string[];
   /** records a ready template version whose datadir exists on the pool (with the admin password) */
@@ -53,11 +55,21 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   });
   changes.subscribe((id) => announced.push(id));
   const timings: ProvisionTimings[] = [];
-  const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, log };
+  const reports: Core['reports'] = [];
+  const record = <K extends keyof Telemetry>(kind: K) => (report: unknown) => void reports.push({ kind, report });
+  const telemetry: Telemetry = {
+    provisioned: (t, about) => {
+      timings.push(t);
+      reports.push({ kind: 'provisioned', report: { ...about, timings: t } });
+    },
+    imported: record('imported'), reconciled: record('reconciled'), swept: record('swept'),
+    webhook: record('webhook'), githubError: record('githubError'),
+  };
+  const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, telemetry, log };
   const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000 });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
-    ...common, importer, changes, handovers, net: world.net, telemetry: { provisioned: (t) => void timings.push(t) },
+    ...common, importer, changes, handovers, net: world.net,
     portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
     probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency, retryAttempts: opts.retryAttempts ?? 3,
   });
@@ -75,7 +87,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   world.runtime.watch({ 'myaas.home': DATA }, (e) => reconciler.observe(e));
 
   return {
-    world, store, clock, log, reconciler, instances, templates, importer, warmPool, reaper, timings, changes: announced,
+    world, store, clock, log, reconciler, instances, templates, importer, warmPool, reaper, timings, reports, changes: announced,
     async addVersion(template, over = {}) {
       const v: TemplateVersion = {
         id: `v${++seq}`, template, engine: 'postgres', status: 'ready', image: 'pg:15', database: template,

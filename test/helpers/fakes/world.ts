@@ -135,6 +135,10 @@ export function createWorld(): World {
       await tick();
       return 1234;
     },
+    async ownBytes(p) {
+      await tick();
+      return volumes.get(p)?.sealed ? 1234 : 56;
+    },
   };
 
   const matches = (c: Container, labels: Record<string, string>) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v);
@@ -315,6 +319,11 @@ export function createWorld(): World {
       return volumes.has(p) || dirs.has(p) || written.has(p);
     },
     async sync() {},
+    async poolUsage() {
+      // 1 GiB pool; every volume counts 1234 bytes
+      const used = volumes.size * 1234;
+      return { totalBytes: 1 << 30, usedBytes: used, freeBytes: (1 << 30) - used };
+    },
   };
 
   const dumpList: Dump[] = [];
