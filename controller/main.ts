@@ -36,6 +36,7 @@ import { createGitHubClient, githubAuthConfigured } from './github/client.js';
 import { createCommentUpdater } from './github/comment.js';
 import { createOidcVerifier } from './github/oidc.js';
 import { createPullRequestHandler } from './github/pull-requests.js';
+import { createRepositoryGate } from './github/repository-gate.js';
 import { createPullRequestSweep } from './github/pull-sync.js';
 import { createApp } from './http/app.js';
 import { adminTokenCheck, createAuth } from './http/auth.js';
@@ -95,10 +96,11 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const reconciler = createReconciler({
     store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
     net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
+    capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo },
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
   });
   const warmPool = createWarmPool({
-    store, reconciler, handovers, changes, engines, clock, size: config.warmPool, probeHost: config.probeHost, log,
+    store, reconciler, handovers, changes, engines, clock, size: config.warmPool, maxInstances: config.maxInstances, probeHost: config.probeHost, log,
   });
   // A template's new version: its waiting instances can be built, and warm pools move to it.
   importer.onFinished((template) => {
@@ -110,13 +112,17 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
-    publicHost: config.publicHost, defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
+    publicHost: config.publicHost, portRange: config.portRange,
+    lifetimes: { pull: config.github.prTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds },
   });
   const sweep = () => reaper.run().then(() => warmPool.refill());
 
   const gh = config.github;
   const closers: Array<() => void> = [];
-  const pullRequests = createPullRequestHandler({ instances, repos: gh.repos, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log });
+  const gate = createRepositoryGate({ repos: gh.repos, pins: gh.repoPins, allowForks: gh.allowForks, store, clock, log });
+  const pullRequests = createPullRequestHandler({
+    instances, repos: gh.repos, gate, pulls: store, clock, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log,
+  });
   const tasks: ScheduledTask[] = [
     { name: 'reconcile sweep', run: sweep, everyMs: config.reconcileIntervalMs },
     { name: 'scheduled import', cron: config.importSchedule, run: async () => {
@@ -125,7 +131,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   ];
   if (githubAuthConfigured(gh)) {
     const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock, telemetry }, log);
-    const comments = createCommentUpdater({ client, log, commentPassword: gh.commentPassword, publicHost: config.publicHost, instances });
+    const comments = createCommentUpdater({
+      client, log, commentPassword: gh.commentPassword, isPrivate: (repo) => gate.isPrivate(repo), publicHost: config.publicHost, instances,
+    });
     instances.onChange((v) => void comments.onChange(v));
     closers.push(() => comments.close());
     const prSweep = createPullRequestSweep({ client, instances, pullRequests, repos: gh.repos, log });
@@ -141,8 +149,8 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const oidc = createOidcVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, jwksUrl: config.oidc.jwksUrl });
 
   const app = createApp({
-    api: { instances, templates, repos: gh.repos },
-    auth: createAuth({ apiTokens: config.apiTokens, oidc }),
+    api: { instances, templates, repos: gh.repos, gate },
+    auth: createAuth({ apiTokens: config.apiTokens, metricsTokens: config.metricsTokens, oidc, gate }),
     webhooks,
     metrics: () => metrics.expose(),
     statusPage: createStatusPage({

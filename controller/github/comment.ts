@@ -20,6 +20,8 @@ export interface RenderInput {
   instances: InstanceView[];
   /** include password and URL (only for private repositories, by configuration) */
   showPassword: boolean;
+  /** the owner is a pull request: its instances end with it */
+  pullRequest?: boolean;
   /** host to show when an instance has no connection details yet */
   publicHost?: string;
 }
@@ -75,7 +77,8 @@ function section(view: InstanceView, input: RenderInput): string {
   rows.push(['status', status]);
   if (v.lastFault && v.status !== 'destroyed') rows.push(['last fault', code(v.lastFault)]);
   rows.push(
-    ['expires', v.expiresAt ? when(v.expiresAt) : v.status === 'destroyed' ? '—' : 'when the pull request closes'],
+    // A pull request's expiry moves with every sighting; what matters to a reviewer is that it ends with the pull request.
+    ['expires', v.status === 'destroyed' ? '—' : input.pullRequest ? 'when the pull request closes' : when(v.expiresAt)],
   );
   return [`#### ${cell(v.template)}`, '', '| | |', '| --- | --- |', ...rows.map(([k, val]) => `| ${k} | ${val} |`)].join('\n');
 }
@@ -104,6 +107,8 @@ export interface CommentUpdaterDeps {
   client: GitHubClient;
   log: Logger;
   commentPassword: boolean;
+  /** whether a repository is private (null: unknown, treated as public) */
+  isPrivate?: (repo: string) => Promise<boolean | null>;
   publicHost?: string;
   /** to learn a pull request's other instances after a restart (optional) */
   instances?: Pick<InstanceService, 'viewsOf'>;
@@ -150,12 +155,10 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
   async function write(owner: string, pr: PullRef): Promise<void> {
     const byTemplate = views.get(owner);
     if (!byTemplate) return;
-    const body = renderComment({
-      owner,
-      instances: [...byTemplate.values()],
-      showPassword: deps.commentPassword,
-      publicHost: deps.publicHost,
-    });
+    // MYAAS_GITHUB_COMMENT_PASSWORD shows the password only where a comment is not public: private repositories.
+    const repo = `${pr.owner}/${pr.repo}`;
+    const showPassword = deps.commentPassword && (await deps.isPrivate?.(repo)) === true;
+    const body = renderComment({ owner, instances: [...byTemplate.values()], showPassword, publicHost: deps.publicHost, pullRequest: true });
     if (written.get(owner) !== body) {
       let id = commentIds.get(owner) ?? (await deps.client.findComment(pr, COMMENT_MARKER))?.id;
       // A comment deleted by someone comes back as a new one.
