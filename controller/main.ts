@@ -34,6 +34,8 @@ import { createWarmPool } from './jobs/warm-pool.js';
 import { createHandoverBook } from './jobs/handovers.js';
 import { createGitHubClient, githubAuthConfigured } from './github/client.js';
 import { createCommentUpdater } from './github/comment.js';
+import { createChatOps, type ChatOps } from './github/chatops-handler.js';
+import { createChatOpsTarget } from './github/chatops-target.js';
 import { createOidcVerifier } from './github/oidc.js';
 import { createPullRequestHandler } from './github/pull-requests.js';
 import { createRepositoryGate } from './github/repository-gate.js';
@@ -113,7 +115,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
     publicHost: config.publicHost, portRange: config.portRange,
-    lifetimes: { pull: config.github.prTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds },
+    lifetimes: {
+      pull: config.github.prTtlSeconds, idle: config.github.idleTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds,
+    },
   });
   const sweep = () => reaper.run().then(() => warmPool.refill());
 
@@ -129,13 +133,21 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       for (const t of (await templates.list()).templates) await templates.startImport(t.name).catch((e) => log.error({ template: t.name, err: messageOf(e) }, 'scheduled import not started'));
     } },
   ];
+  // ChatOps needs the API (reactions, replies): with a token or App configured.
+  let chatOps: ChatOps | undefined;
   if (githubAuthConfigured(gh)) {
     const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock, telemetry }, log);
     const comments = createCommentUpdater({
       client, log, commentPassword: gh.commentPassword, isPrivate: (repo) => gate.isPrivate(repo), publicHost: config.publicHost, instances,
+      idleExpiry: gh.idleTtlSeconds > 0,
     });
     instances.onChange((v) => void comments.onChange(v));
     closers.push(() => comments.close());
+    chatOps = createChatOps({
+      target: createChatOpsTarget({ instances, pullRequests, pulls: store, repos: gh.repos, clock }),
+      client,
+      log,
+    });
     const prSweep = createPullRequestSweep({ client, instances, pullRequests, repos: gh.repos, log });
     tasks.push({ name: 'pull request sweep', run: () => prSweep.runOnce(), everyMs: gh.sweepIntervalMs });
   }
@@ -143,6 +155,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     secret: gh.webhookSecret,
     deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) },
     pullRequests,
+    chatOps,
     log,
     telemetry,
   });
@@ -187,6 +200,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       for (const c of closers) c();
       warmPool.close();
       reconciler.close();
+      await chatOps?.idle();
       await reconciler.idle();
       await state.close();
       await lock.release();

@@ -5,7 +5,7 @@ import { isSettled } from '../domain/lifecycle.js';
 import { pickPort, type PortRange } from '../domain/port-range.js';
 import { assertInstanceName, assertTemplateName } from '../domain/names.js';
 import { defaultInstanceName, formatOwner, parseOwner, POOL_PREFIX, pullPrefix } from '../domain/owner.js';
-import type { Connection, InstanceRecord, InstanceView } from '../domain/types.js';
+import { newInstanceRecord, type Connection, type InstanceRecord, type InstanceView } from '../domain/types.js';
 import { newInstanceId, newPassword } from '../lib/ids.js';
 import {
   type Clock,
@@ -43,6 +43,8 @@ export interface Lifetimes {
   api: number;
   /** the longest a repository's token may ask for (only admins may ask for none) */
   max: number;
+  /** MYAAS_GITHUB_IDLE_TTL: a pull request's instances expire this long after its last push (0: off) */
+  idle: number;
 }
 
 /** A pull request's instances get a new expiry at most this often: each event need not write one. */
@@ -81,12 +83,12 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
     return { instance: i, dataAsOf: v?.readyAt ?? null, connection: connection(i, v?.database ?? null) };
   }
 
-  async function insert(rec: Omit<InstanceRecord, 'id' | 'password' | 'port'>): Promise<{ instance: InstanceRecord; created: boolean }> {
+  async function insert(rec: Pick<InstanceRecord, 'name' | 'owner' | 'template' | 'engine' | 'status' | 'expiresAt' | 'createdAt'>): Promise<{ instance: InstanceRecord; created: boolean }> {
     const avoid: number[] = [];
     for (let attempt = 1; ; attempt++) {
       const port = deps.portRange ? pickPort(deps.portRange, await store.livePorts(), avoid) : null;
       try {
-        const r = await store.getOrCreateInstance({ ...rec, port, id: newInstanceId(), password: newPassword() });
+        const r = await store.getOrCreateInstance(newInstanceRecord({ ...rec, port, id: newInstanceId(), password: newPassword() }));
         if (!r.created) return r;
         deps.changes.publish(r.instance.id);
         // Every new instance waits in line; admission starts it at once while the caps leave room.
@@ -147,11 +149,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         // pool promises, rather than make every caller poll for it.
         return { instance: await service.waitSettled(warm.id, HANDOVER_WAIT_MS), created: true };
       }
-      return insert({
-        name, owner, template, engine, versionId: null, pinnedVersionId: null, status: 'queued', desired: 'present',
-        containerId: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt, createdAt: now,
-        readyAt: null, destroyedAt: null,
-      });
+      return insert({ name, owner, template, engine, status: 'queued', expiresAt, createdAt: now });
     },
     get: mustGet,
     async list(filter = {}) {
@@ -207,13 +205,36 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
       for (const i of live) await service.destroy(i.id);
       return live.length;
     },
-    async refreshLifetime(owner) {
-      if (owner.kind !== 'pull' || deps.lifetimes.pull <= 0) return;
-      const until = clock.now() + deps.lifetimes.pull * 1000;
+    async refreshLifetime(owner, sighting = {}) {
+      if (owner.kind !== 'pull') return;
+      const { idle, pull } = deps.lifetimes;
+      // Idle expiry counts from pushes only; otherwise any sighting keeps a pull request's instances alive.
+      const ttl = idle > 0 ? (sighting.push ? idle : 0) : pull;
+      if (ttl <= 0) return;
+      const until = clock.now() + ttl * 1000;
       for (const i of await service.list({ owner })) {
+        // Never shortens one (a /myaas extend), and writes at most hourly.
         if (i.desired !== 'present' || (i.expiresAt && until - i.expiresAt.getTime() < REFRESH_AFTER_MS)) continue;
         await store.updateInstance(i.id, { expiresAt: new Date(until) });
+        if (idle > 0) deps.changes.publish(i.id); // the comment shows the new expiry
       }
+    },
+    async extendOwner(owner, seconds) {
+      const live = (await service.list({ owner })).filter((i) => i.desired === 'present');
+      for (const i of live) {
+        const from = Math.max(clock.now(), i.expiresAt?.getTime() ?? clock.now());
+        await store.updateInstance(i.id, { expiresAt: new Date(from + seconds * 1000) });
+        deps.changes.publish(i.id);
+      }
+      return live.length;
+    },
+    async protectOwner(owner, on) {
+      const live = (await service.list({ owner })).filter((i) => i.desired === 'present');
+      for (const i of live) {
+        await store.updateInstance(i.id, { protected: on });
+        deps.changes.publish(i.id);
+      }
+      return live.length;
     },
     async resetOwner(owner) {
       const live = (await service.list({ owner })).filter((i) => i.desired === 'present');

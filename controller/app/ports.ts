@@ -160,8 +160,14 @@ export interface InstanceService {
   /**
    * The owner was seen alive (a pull request's event or the resync): its instances' lifetime starts
    * again (MYAAS_GITHUB_PR_TTL), so a pull request whose "closed" was lost does not keep them forever.
+   * With MYAAS_GITHUB_IDLE_TTL set, only a push does so (the pull request's instances expire after that
+   * long without one).
    */
-  refreshLifetime(owner: OwnerKey): Promise<void>;
+  refreshLifetime(owner: OwnerKey, sighting?: { push?: boolean }): Promise<void>;
+  /** Lengthens the lifetime of every live instance of `owner` by `seconds` (from now, or from a later expiry). */
+  extendOwner(owner: OwnerKey, seconds: number): Promise<number>;
+  /** Protected instances never expire while their owner lives; `on` false lets them expire again. */
+  protectOwner(owner: OwnerKey, on: boolean): Promise<number>;
   /** Called with the instance's view after every change of any instance. */
   onChange(listener: (view: InstanceView) => void): () => void;
 }

@@ -87,6 +87,21 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
   // Per pull request: its events one after another, so a close waits for an open that is still creating.
   const chains = createKeyedQueue();
 
+  /** Get-or-create of the pull request's instances; every template gets its chance even when one fails. */
+  async function ensure(key: OwnerKey, templates: string[]): Promise<number> {
+    let created = 0;
+    const failures: string[] = [];
+    for (const template of templates) {
+      try {
+        if ((await deps.instances.create({ owner: key, template })).created) created++;
+      } catch (err) {
+        failures.push(`${template}: ${messageOf(err)}`);
+      }
+    }
+    if (failures.length) throw new AppError('internal', `could not create instances for ${formatOwner(key)}: ${failures.join('; ')}`);
+    return created;
+  }
+
   async function apply(e: PullRequestEvent, key: OwnerKey & { kind: 'pull' }, templates: string[]): Promise<PullRequestOutcome> {
     const owner = formatOwner(key);
     const parsed = e.updatedAt ? new Date(e.updatedAt) : null;
@@ -96,6 +111,7 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
     if (kind && stale(prev, kind, at)) return { result: 'ignored', owner: key, reason: 'stale' };
     const now = new Date(deps.clock.now());
     const applied = kind === 'open' || kind === 'closed';
+    const pushed = e.action === 'opened' || e.action === 'reopened' || e.action === 'synchronize';
     await deps.pulls.savePullRequest({
       repo: key.repo,
       number: key.number,
@@ -105,30 +121,25 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
       updatedAt: applied && at && (!prev?.updatedAt || at > prev.updatedAt) ? at : (prev?.updatedAt ?? at),
       seenAt: now,
       openedAt: prev?.openedAt ?? now,
+      pushedAt: pushed ? now : (prev?.pushedAt ?? null),
     });
     switch (e.action) {
       case 'opened':
       case 'reopened': {
-        let created = 0;
-        const failures: string[] = [];
-        // Every template gets its chance even when one fails, so one bad template cannot starve the rest.
-        for (const template of templates) {
-          try {
-            if ((await deps.instances.create({ owner: key, template })).created) created++;
-          } catch (err) {
-            failures.push(`${template}: ${messageOf(err)}`);
-          }
-        }
-        await deps.instances.refreshLifetime(key);
-        if (failures.length) throw new AppError('internal', `could not create instances for ${owner}: ${failures.join('; ')}`);
+        const created = await ensure(key, templates);
+        await deps.instances.refreshLifetime(key, { push: true });
         return { result: 'ensured', owner: key, templates, created };
       }
       case 'closed':
         return { result: 'destroyed', owner: key, count: await deps.instances.destroyOwner(key) };
-      case 'synchronize':
-        await deps.instances.refreshLifetime(key);
-        if (!deps.resetOnPush) return { result: 'seen', owner: key };
-        return { result: 'reset', owner: key, count: await deps.instances.resetOwner(key) };
+      case 'synchronize': {
+        // A push brings back instances that expired for lack of pushes, and keeps the others alive.
+        const count = deps.resetOnPush ? await deps.instances.resetOwner(key) : 0;
+        const created = await ensure(key, templates);
+        await deps.instances.refreshLifetime(key, { push: true });
+        if (created) return { result: 'ensured', owner: key, templates, created };
+        return deps.resetOnPush ? { result: 'reset', owner: key, count } : { result: 'seen', owner: key };
+      }
       default:
         // Edited, labelled, reviewed…: the pull request is alive, which keeps its instances from expiring.
         if ((prev?.state ?? 'open') === 'open') await deps.instances.refreshLifetime(key);
@@ -154,6 +165,7 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
         await deps.pulls.savePullRequest({
           repo: key.repo, number: key.number, headRepo: e.headRepo, fork: true, state: prev?.state ?? 'open',
           updatedAt: prev?.updatedAt ?? (e.updatedAt ? new Date(e.updatedAt) : null), seenAt: now, openedAt: prev?.openedAt ?? now,
+          pushedAt: prev?.pushedAt ?? null,
         });
         log.info({ owner, headRepo: e.headRepo, action: e.action }, 'pull request from a fork ignored (forks not allowed)');
         return { result: 'ignored', owner: key, reason: 'fork' };

@@ -11,7 +11,7 @@ import { systemClock } from '../../controller/lib/clock.js';
 import { createMemoryStore, type MemoryStore } from './fakes/store.js';
 import type { Logger } from '../../controller/domain/logger.js';
 import { assertOwner, formatOwner, pullPrefix } from '../../controller/domain/owner.js';
-import type { Connection, InstanceRecord, InstanceStatus, InstanceView } from '../../controller/domain/types.js';
+import { newInstanceRecord, type Connection, type InstanceRecord, type InstanceStatus, type InstanceView } from '../../controller/domain/types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -112,12 +112,10 @@ export interface FakeInstancePort extends GitHubSide {
 /** A domain InstanceView from flat fields, for tests. */
 export function makeView(over: Partial<InstanceRecord> & { connection?: Connection | null; dataAsOf?: Date | null } = {}): InstanceView {
   const { connection = null, dataAsOf = new Date('2024-05-01T10:00:00.000Z'), ...rec } = over;
-  const instance: InstanceRecord = {
-    id: 'i1', name: 'instance', owner: 'api:test', template: 'chinook', engine: 'postgres', versionId: 'v1', pinnedVersionId: null,
-    status: 'provisioning', desired: 'present', port: null, password: 'pw', containerId: null, error: null, generation: 0,
-    appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt: null, createdAt: new Date('2024-05-02T08:00:00.000Z'), readyAt: null, destroyedAt: null,
-    ...rec,
-  };
+  const instance = newInstanceRecord({
+    id: 'i1', name: 'instance', owner: 'api:test', template: 'chinook', engine: 'postgres', versionId: 'v1', status: 'provisioning',
+    password: 'pw', createdAt: new Date('2024-05-02T08:00:00.000Z'), ...rec,
+  });
   return { instance, dataAsOf, connection };
 }
 

@@ -42,7 +42,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -82,7 +82,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   const templates = createTemplateService({ store, dumps: world.dumps, importer });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test',
-    lifetimes: { pull: 7 * 86400, run: 3 * 3600, api: 3600, max: 86400 },
+    lifetimes: { pull: 7 * 86400, idle: opts.idleTtl ?? 0, run: 3 * 3600, api: 3600, max: 86400 },
     portRange: opts.portRange ?? null,
   });
   const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });
