@@ -1,6 +1,6 @@
 // The Action's HTTP client for the controller, and the token it authenticates with. Every failure
 // becomes an ActionError whose message tells the workflow author what to fix.
-import type { CreateInstanceRequest, CreateInstanceResponse, ErrorDto, InstanceDto } from '../controller/contract.js';
+import type { CreateInstanceRequest, CreateInstanceResponse, ErrorDto, InstanceDto, SchemaDiffResponse } from '../controller/contract.js';
 import { ActionError, type ActionCore, type ActionInputs } from './inputs.js';
 
 export type AuthMode = 'oidc' | 'token';
@@ -24,6 +24,8 @@ export interface ControllerClient {
   reset(id: string, waitSeconds: number): Promise<InstanceDto>;
   /** DELETE /instances/:id; 'gone' when the controller no longer knows it */
   destroy(id: string): Promise<'destroyed' | 'gone'>;
+  /** POST /instances/:id/schema-diff */
+  schemaDiff(id: string): Promise<SchemaDiffResponse>;
 }
 
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -130,6 +132,12 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
       const { status, data } = await request<InstanceDto>('POST', `/instances/${encodeURIComponent(id)}/reset?wait=${waitSeconds}`, undefined, timeoutFor(waitSeconds));
       if (status < 200 || status > 299) throw failure(status, data, { op, id });
       return asInstance(data, base, op);
+    },
+    async schemaDiff(id) {
+      const op = `compare the schema of instance ${id} with its template`;
+      const { status, data } = await request<SchemaDiffResponse>('POST', `/instances/${encodeURIComponent(id)}/schema-diff`, undefined, 60_000);
+      if (status !== 200) throw failure(status, data, { op, id });
+      return data as SchemaDiffResponse;
     },
     async destroy(id) {
       const op = `destroy instance ${id}`;

@@ -7,6 +7,8 @@ import { ActionError, createActionCore, isEntryPoint, readInputs, type ActionCor
 
 /** State key the post step reads: set only when the instance belongs to this run. */
 export const STATE_INSTANCE_ID = 'instance-id';
+/** State key of the instance whose schema the post step compares with its template. */
+export const STATE_DIFF_ID = 'diff-instance-id';
 
 export interface ActionContext {
   eventName: string;
@@ -87,6 +89,9 @@ export async function run(deps: RunDeps = createRunDeps()): Promise<void> {
     });
     const conn = instance.connection as ConnectionDto;
     maskConnection(core, conn, masked);
+    // After the job (its migrations ran), the post step reports what they did to the schema.
+    const diff = inputs.schemaDiff === 'true' || (inputs.schemaDiff === 'auto' && instance.ownerKind === 'pull');
+    if (diff) core.saveState(STATE_DIFF_ID, instance.id);
 
     core.exportVariable(inputs.envName, conn.url);
     const outputs: Record<string, string> = {

@@ -17,6 +17,7 @@ export type ActionCore = Pick<
   | 'info'
   | 'warning'
   | 'setFailed'
+  | 'summary'
 >;
 
 /** The real runner interface. */
@@ -47,6 +48,8 @@ export interface ActionInputs {
   reset: boolean;
   envName: string;
   audience: string;
+  /** after the job, put the instance's schema diff in the job summary (and the pull request's comment): auto = in pull requests */
+  schemaDiff: 'auto' | 'true' | 'false';
 }
 
 /** Thrown for a mistake the workflow author must fix; its message is the whole story. */
@@ -59,7 +62,7 @@ export class ActionError extends Error {
 
 // Same rule as the controller's template names (controller/domain/names.ts); the Action may not import
 // controller code, and checking here gives a clearer message than a 400 after a network round trip.
-const TEMPLATE = /^[a-z0-9][a-z0-9_-]{0,47}$/;
+const TEMPLATE = /^[a-z0-9][a-z0-9_-]{0,47}(:schema)?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_TIMEOUT_S = 3600;
 
@@ -88,7 +91,7 @@ export function readInputs(c: Pick<ActionCore, 'getInput' | 'setSecret'>): Actio
   const template = get('template');
   if (!template) throw new ActionError('input template is required: the name of a template on the controller, e.g. chinook');
   if (!TEMPLATE.test(template)) {
-    throw new ActionError(`input template ${JSON.stringify(template)} is not a template name: 1-48 lowercase letters, digits, '-' or '_'`);
+    throw new ActionError(`input template ${JSON.stringify(template)} is not a template name: 1-48 lowercase letters, digits, '-' or '_' (and :schema for the schema-only variant)`);
   }
 
   const rawTimeout = get('timeout') || '120';
@@ -110,7 +113,13 @@ export function readInputs(c: Pick<ActionCore, 'getInput' | 'setSecret'>): Actio
   // The controller's default audience is its own public URL: a token minted for it is good for it alone.
   const audience = get('audience') || url.href.replace(/\/+$/, '');
 
+  const schemaDiff = (get('schema-diff') || 'auto').toLowerCase();
+  if (schemaDiff !== 'auto' && schemaDiff !== 'true' && schemaDiff !== 'false') {
+    throw new ActionError(`input schema-diff must be auto, true or false, got ${JSON.stringify(schemaDiff)}`);
+  }
+
   return {
+    schemaDiff,
     controllerUrl: url.href.replace(/\/+$/, ''),
     template,
     token,

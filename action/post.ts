@@ -4,8 +4,9 @@
 import { createControllerClient, obtainToken } from './client.js';
 import { createActionCore, isEntryPoint, readInputs, type ActionCore } from './inputs.js';
 
-// Same key as STATE_INSTANCE_ID in index.ts; not imported, so that this bundle does not carry the main step.
+// Same keys as in index.ts; not imported, so that this bundle does not carry the main step.
 const STATE_INSTANCE_ID = 'instance-id';
+const STATE_DIFF_ID = 'diff-instance-id';
 
 export interface PostDeps {
   core: ActionCore;
@@ -17,6 +18,28 @@ export function createPostDeps(): PostDeps {
 }
 
 export async function runPost(deps: PostDeps = createPostDeps()): Promise<void> {
+  await schemaDiff(deps);
+  await cleanUp(deps);
+}
+
+/** What the job's migrations did to the schema: in the job summary (the controller also puts it in the pull request's comment). */
+async function schemaDiff(deps: PostDeps): Promise<void> {
+  const { core } = deps;
+  const id = core.getState(STATE_DIFF_ID);
+  if (!id) return;
+  try {
+    const inputs = readInputs(core);
+    const { token, auth } = await obtainToken(core, inputs);
+    const client = createControllerClient({ baseUrl: inputs.controllerUrl, token, auth, audience: inputs.audience, fetch: deps.fetch });
+    const d = await client.schemaDiff(id);
+    core.info(`myaas: schema against the template: ${d.summary}`);
+    await core.summary.addRaw(`### Database schema against the template\n\n${d.markdown}\n`).write();
+  } catch (e) {
+    core.warning(`myaas: could not compare the schema of instance ${id} with its template: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
+async function cleanUp(deps: PostDeps): Promise<void> {
   const { core } = deps;
   const id = core.getState(STATE_INSTANCE_ID);
   if (!id) {

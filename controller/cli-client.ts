@@ -1,5 +1,5 @@
 // The CLI's HTTP client for a running controller (MYAAS_URL, MYAAS_TOKEN).
-import type { CreateInstanceResponse, ImportResponse, InstanceDto, TemplateDto } from './contract.js';
+import type { CreateInstanceResponse, ImportResponse, InstanceDto, SchemaDiffResponse, TemplateDto } from './contract.js';
 
 export class CliError extends Error {}
 
@@ -47,6 +47,7 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
       call<CreateInstanceResponse>('POST', `/api/v1/instances${wait ? `?wait=${wait}` : ''}`, body).then((r) => r.data),
     get: (id: string) => call<InstanceDto>('GET', `/api/v1/instances/${encodeURIComponent(id)}`).then((r) => r.data),
     reset: (id: string, wait: number) => call<InstanceDto>('POST', `/api/v1/instances/${encodeURIComponent(id)}/reset${wait ? `?wait=${wait}` : ''}`).then((r) => r.data),
+    schemaDiff: (id: string) => call<SchemaDiffResponse>('POST', `/api/v1/instances/${encodeURIComponent(id)}/schema-diff`).then((r) => r.data),
     remove: (id: string, wait: number) => call<InstanceDto>('DELETE', `/api/v1/instances/${encodeURIComponent(id)}${wait ? `?wait=${wait}` : ''}`).then((r) => r.data),
   };
 }

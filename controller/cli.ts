@@ -26,6 +26,7 @@ const USAGE = `usage: myaas <command> [options]
   url <id>                      print an instance's connection URL
   reset <id> [--wait [s]]       back to the latest template version, same port and credentials
   rm <id> [--wait [s]]          destroy an instance
+  diff <id>                     the instance's schema against its template's (Markdown; destructive changes flagged)
   github-app create --url URL   register a GitHub App for this controller (myaas github-app --help)
 
 Commands other than serve and import talk to MYAAS_URL (default http://localhost:5001) with MYAAS_TOKEN.`;
@@ -145,6 +146,12 @@ async function main(argv: string[]) {
       need(1, 'an instance id');
       const i = await client.remove(positionals[0], waitArg(values.wait, 60));
       return err(`instance ${i.id}: ${i.status}`);
+    }
+    case 'diff': {
+      need(1, 'an instance id');
+      const d = await client.schemaDiff(positionals[0]);
+      err(`instance ${d.instance}: ${d.summary}`);
+      return out(d.markdown);
     }
     default:
       throw new CliError(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);

@@ -80,6 +80,7 @@ const schema = z.object({
   MYAAS_READY_TIMEOUT: z.string().default('60s'),
   MYAAS_IMPORT_JOBS: z.coerce.number().int().min(1).default(2),
   MYAAS_IMPORT_TIMEOUT: z.string().default('2h'),
+  MYAAS_SCHEMA_VARIANTS: z.enum(['true', 'false']).default('true'),
   MYAAS_RETRY_ATTEMPTS: z.coerce.number().int().min(0).max(50).default(5),
   MYAAS_WARM_POOL: z.coerce.number().int().min(0).default(0),
   MYAAS_URL: z.string().url().default('http://localhost:5001'),
@@ -145,6 +146,8 @@ function toConfig(e: z.infer<typeof schema>) {
     readyTimeoutMs: parseDuration(e.MYAAS_READY_TIMEOUT) * 1000,
     importJobs: e.MYAAS_IMPORT_JOBS,
     importTimeoutMs: parseDuration(e.MYAAS_IMPORT_TIMEOUT) * 1000,
+    /** every import also cuts `<template>:schema`: the same schema, no rows */
+    schemaVariants: e.MYAAS_SCHEMA_VARIANTS === 'true',
     /** automatic attempts after a failed provisioning or a crash, with growing pauses */
     retryAttempts: e.MYAAS_RETRY_ATTEMPTS,
     warmPool: e.MYAAS_WARM_POOL,

@@ -99,3 +99,17 @@ export interface HealthDto {
 export interface ErrorDto {
   error: { code: string; message: string };
 }
+
+/** POST /api/v1/instances/:id/schema-diff: the instance's schema against its template version's. */
+export interface SchemaDiffResponse {
+  instance: string;
+  /** one line, e.g. "1 column added, 1 column removed · ⚠️ 1 destructive change" */
+  summary: string;
+  /** the whole diff as GitHub-flavoured Markdown */
+  markdown: string;
+  /** destructive changes (dropped table or column, narrowed type, NOT NULL without default on rows) */
+  warnings: number;
+  at: string;
+  /** the structural diff: per kind of object, what was added, removed and changed */
+  diff: unknown;
+}

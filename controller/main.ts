@@ -92,7 +92,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
 
   const importer = createImporter({
     store, storage, runtime, files, dumps, engines, paths, clock, home, telemetry, log, images: config.images, jobs: config.importJobs,
-    timeoutMs: config.importTimeoutMs,
+    timeoutMs: config.importTimeoutMs, schemaVariants: config.schemaVariants,
   });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
@@ -114,7 +114,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
-    publicHost: config.publicHost, portRange: config.portRange,
+    publicHost: config.publicHost, probeHost: config.probeHost, portRange: config.portRange,
     lifetimes: {
       pull: config.github.prTtlSeconds, idle: config.github.idleTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds,
     },

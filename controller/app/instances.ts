@@ -2,6 +2,8 @@
 // the reconciler; never talks to Docker or the pool itself.
 import { AppError, UniqueViolation } from '../domain/errors.js';
 import { isSettled } from '../domain/lifecycle.js';
+import { diffSchemas, type SchemaSnapshot } from '../domain/schema.js';
+import { renderSchemaDiffMarkdown, schemaDiffSummary } from '../domain/schema-markdown.js';
 import { pickPort, type PortRange } from '../domain/port-range.js';
 import { assertInstanceName, assertTemplateName } from '../domain/names.js';
 import { defaultInstanceName, formatOwner, parseOwner, POOL_PREFIX, pullPrefix } from '../domain/owner.js';
@@ -29,6 +31,8 @@ export interface InstanceServiceDeps {
   clock: Clock;
   publicHost: string;
   lifetimes: Lifetimes;
+  /** where the controller itself reaches instances (for reading their schema) */
+  probeHost: string;
   /** MYAAS_PORT_RANGE: a new instance gets its port at once, so a full range is refused at create */
   portRange: PortRange | null;
 }
@@ -240,6 +244,26 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
       const live = (await service.list({ owner })).filter((i) => i.desired === 'present');
       for (const i of live) await service.reset(i.id);
       return live.length;
+    },
+    async schemaDiff(id) {
+      const i = await mustGet(id);
+      if (i.status !== 'ready' || !i.port || !i.versionId) {
+        throw new AppError('conflict', `instance ${i.name} is ${i.status}: a schema diff needs it ready`);
+      }
+      const v = await store.getVersion(i.versionId);
+      if (!v?.schemaSnapshot) {
+        throw new AppError(
+          'conflict',
+          `template version ${i.versionId} has no schema snapshot yet (it is read when the version's first instance starts): reset this instance, or re-import the template`,
+        );
+      }
+      const engine = deps.engines(i.engine);
+      const now = await engine.readSchema({ host: deps.probeHost, port: i.port, user: engine.adminUser, password: i.password, database: v.database ?? '' });
+      const diff = diffSchemas(JSON.parse(v.schemaSnapshot) as SchemaSnapshot, now);
+      const at = new Date(clock.now());
+      await store.updateInstance(id, { schemaDiff: JSON.stringify(diff), schemaDiffAt: at });
+      deps.changes.publish(id);
+      return { diff, summary: schemaDiffSummary(diff), markdown: renderSchemaDiffMarkdown(diff), at };
     },
     onChange(listener) {
       return deps.changes.subscribe((id) => {

@@ -19,6 +19,7 @@ import type { AdminSession, Engine } from '../engines/engine.js';
 import type { RuntimeEvent } from '../runtime/runtime.js';
 import type { Emitter } from '../lib/emitter.js';
 import type { OwnerKey } from '../domain/owner.js';
+import type { SchemaDiff } from '../domain/schema.js';
 import type { GitHubErrorReport, ImportReport, MetricsReadings, PoolUsage, TemplateRef, WebhookReport } from '../domain/telemetry.js';
 import type {
   EngineName,
@@ -170,6 +171,20 @@ export interface InstanceService {
   protectOwner(owner: OwnerKey, on: boolean): Promise<number>;
   /** Called with the instance's view after every change of any instance. */
   onChange(listener: (view: InstanceView) => void): () => void;
+  /**
+   * What the instance's schema now is against its template version's (tables, columns, indexes, …), with
+   * destructive changes flagged; kept with the instance, so the pull request's comment shows it too.
+   */
+  schemaDiff(id: string): Promise<SchemaDiffResult>;
+}
+
+export interface SchemaDiffResult {
+  diff: SchemaDiff;
+  /** one line, e.g. "2 columns added, 1 index added · ⚠️ 1 destructive change" */
+  summary: string;
+  /** the whole diff as Markdown (for a job summary or a comment) */
+  markdown: string;
+  at: Date;
 }
 
 export interface TemplateService {

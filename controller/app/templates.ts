@@ -1,6 +1,6 @@
 // Templates: versions from the state DB, dumps not imported yet, and imports on request or first use.
 import { AppError } from '../domain/errors.js';
-import { assertTemplateName } from '../domain/names.js';
+import { assertTemplateName, baseTemplate } from '../domain/names.js';
 import type { EngineName, TemplateSummary, TemplateVersion } from '../domain/types.js';
 import type { DumpSource, Importer, Store, TemplateService } from './ports.js';
 
@@ -44,11 +44,13 @@ export function createTemplateService(deps: TemplateServiceDeps): TemplateServic
     async engineFor(template): Promise<EngineName> {
       const latest = await store.latestReady(template);
       if (latest) return latest.engine;
-      if (deps.importer.runningTemplates().includes(template)) {
-        const [v] = await store.listVersions({ template, status: ['importing'] });
+      // `<template>:schema` is cut from its base template's imports.
+      const base = baseTemplate(template);
+      if (deps.importer.runningTemplates().includes(base)) {
+        const [v] = await store.listVersions({ template: base, status: ['importing'] });
         if (v) return v.engine;
       }
-      const dump = await deps.dumps.find(template).catch(() => null);
+      const dump = await deps.dumps.find(base).catch(() => null);
       if (!dump) {
         throw new AppError(
           'not_found',
@@ -58,8 +60,8 @@ export function createTemplateService(deps: TemplateServiceDeps): TemplateServic
       // First use of a dump: import it, instances follow when it is ready. A dump whose last import
       // failed is not imported again until it changes or someone asks (myaas import): its instances
       // fail with that import's reason instead.
-      const [last] = await store.listVersions({ template });
-      if (!(last?.status === 'failed' && last.dumpFingerprint === dump.fingerprint)) await deps.importer.start(template);
+      const [last] = await store.listVersions({ template: base });
+      if (!(last?.status === 'failed' && last.dumpFingerprint === dump.fingerprint)) await deps.importer.start(base);
       return dump.engine;
     },
   };

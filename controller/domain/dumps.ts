@@ -13,6 +13,8 @@ export interface Dump {
   file: string;
   /** `<template>.after.sql` next to it, if present */
   afterFile: string | null;
+  /** `<template>.mask.json` (or .yaml/.yml) next to it, if present: masking rules applied before the after-script */
+  maskFile?: string | null;
   sizeBytes: number;
   /** size and modification time: changes when the dump is replaced */
   fingerprint: string;
@@ -27,13 +29,15 @@ export interface DumpScan {
 const FORMATS: Array<[string, DumpFormat]> = [['.sql.gz', 'sql.gz'], ['.sql', 'sql'], ['.dump', 'dump']];
 
 export const isDumpFile = (file: string): boolean => FORMATS.some(([ext]) => file.endsWith(ext));
+/** Files next to a dump that belong to it rather than being dumps themselves. */
+const COMPANION = /\.(after\.sql|mask\.(json|ya?ml))$/;
 export const afterFileOf = (template: string): string => `${template}.after.sql`;
 
 export type Classified = { template: string; format: DumpFormat } | { problem: string } | null;
 
 /** A file in an engine folder: a dump of some template, a problem to report, or not a dump (null). */
 export function classifyDumpFile(engine: EngineName, file: string, where: string): Classified {
-  if (file.endsWith('.after.sql')) return null;
+  if (COMPANION.test(file)) return null;
   const fmt = FORMATS.find(([ext]) => file.endsWith(ext));
   if (!fmt) return null;
   const template = file.slice(0, -fmt[0].length);

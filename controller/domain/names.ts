@@ -9,7 +9,21 @@ export function validTemplateName(name: string): boolean {
   return TEMPLATE.test(name);
 }
 
+/**
+ * A template's schema-only variant: asked for as `<template>:schema`, kept as `<template>.schema`
+ * (a colon would split Docker's bind syntax; a dot cannot occur in a dump's template name).
+ */
+export const SCHEMA_SUFFIX = '.schema';
+export const schemaVariantOf = (template: string): string => `${template}${SCHEMA_SUFFIX}`;
+/** The template a name belongs to: itself, or the base of a schema-only variant. */
+export const baseTemplate = (template: string): string => (template.endsWith(SCHEMA_SUFFIX) ? template.slice(0, -SCHEMA_SUFFIX.length) : template);
+export const isSchemaVariant = (template: string): boolean => template.endsWith(SCHEMA_SUFFIX);
+/** How a template is shown and asked for: `chinook`, `chinook:schema`. */
+export const displayTemplate = (template: string): string => (isSchemaVariant(template) ? `${baseTemplate(template)}:schema` : template);
+
+/** A template name as callers give it (`chinook`, `chinook:schema`), as the controller keeps it. */
 export function assertTemplateName(name: unknown): string {
+  if (typeof name === 'string' && /(:|\.)schema$/.test(name)) return schemaVariantOf(assertTemplateName(name.slice(0, -':schema'.length)));
   if (typeof name !== 'string' || !TEMPLATE.test(name)) {
     throw new AppError(
       'invalid_name',

@@ -2,6 +2,9 @@
 // edited in place. A GitHub failure is logged here and never reaches the instance flow.
 import { messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
+import { displayTemplate } from '../domain/names.js';
+import type { SchemaDiff } from '../domain/schema.js';
+import { renderSchemaDiffMarkdown } from '../domain/schema-markdown.js';
 import { parseOwner } from '../domain/owner.js';
 import type { InstanceStatus, InstanceView } from '../domain/types.js';
 import { createKeyedQueue } from '../lib/keyed-queue.js';
@@ -58,6 +61,21 @@ function when(d: Date | null): string {
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+/**
+ * What the pull request's migrations did to the schema, against the template version the instance was
+ * cloned from; the space of one comment (GitHub takes 65536 characters) is shared by its instances.
+ */
+function schemaSection(json: string, at: Date | null, instances: number): string | null {
+  let diff: SchemaDiff;
+  try {
+    diff = JSON.parse(json) as SchemaDiff;
+  } catch {
+    return null;
+  }
+  const budget = Math.floor(48_000 / Math.max(1, instances));
+  return [`<sub>Schema against the template, as of ${when(at)}:</sub>`, '', renderSchemaDiffMarkdown(diff, { maxChars: budget })].join('\n');
+}
+
 /** When a reviewer can count on the database. */
 function expiry(v: InstanceView['instance'], input: RenderInput): string {
   if (v.status === 'destroyed') return '—';
@@ -75,7 +93,7 @@ function section(view: InstanceView, input: RenderInput): string {
   if (v.status === 'failed') status += `: ${v.error ? code(v.error) : 'no reason given'}`;
   if (v.status === 'retrying') status += ` (attempt ${v.attempts + 1}${v.retryAt ? ` at ${when(v.retryAt)}` : ''})${v.error ? `: ${code(v.error)}` : ''}`;
   const rows: [string, string][] = [
-    ['template', code(v.template)],
+    ['template', code(displayTemplate(v.template))],
     ['data as of', when(view.dataAsOf)],
     ['host', code(c?.host ?? input.publicHost ?? '')],
     ['port', c?.port ? code(String(c.port)) : '—'],
@@ -88,7 +106,9 @@ function section(view: InstanceView, input: RenderInput): string {
   rows.push(['status', status]);
   if (v.lastFault && v.status !== 'destroyed') rows.push(['last fault', code(v.lastFault)]);
   rows.push(['expires', expiry(v, input)]);
-  return [`#### ${cell(v.template)}`, '', '| | |', '| --- | --- |', ...rows.map(([k, val]) => `| ${k} | ${val} |`)].join('\n');
+  const table = [`#### ${cell(displayTemplate(v.template))}`, '', '| | |', '| --- | --- |', ...rows.map(([k, val]) => `| ${k} | ${val} |`)];
+  const diff = v.schemaDiff && v.status !== 'destroyed' ? schemaSection(v.schemaDiff, v.schemaDiffAt, input.instances.length) : null;
+  return [...table, ...(diff ? ['', diff] : [])].join('\n');
 }
 
 /** The whole comment body. Pure: same input, same text (so unchanged state needs no edit). */

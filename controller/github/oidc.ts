@@ -3,6 +3,7 @@
 // a request body, so a workflow can reach nothing but its own pull request's (or run's) instances.
 import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError, messageOf } from '../domain/errors.js';
+import { baseTemplate } from '../domain/names.js';
 import { formatOwner, pullOwner, runOwner, type OwnerKey } from '../domain/owner.js';
 
 export interface OidcIdentity {
@@ -189,7 +190,7 @@ export function ownerForIdentity(identity: OidcIdentity, repos: Record<string, s
   if (!templates) {
     throw new AppError('forbidden', `repository ${repo} is not configured on this controller (MYAAS_GITHUB_REPOS)`);
   }
-  if (template !== undefined && !templates.includes(template)) {
+  if (template !== undefined && !templates.includes(baseTemplate(template))) {
     throw new AppError(
       'forbidden',
       `template ${template} is not configured for repository ${repo} (MYAAS_GITHUB_REPOS gives it: ${templates.join(', ') || 'none'})`,

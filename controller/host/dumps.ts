@@ -1,11 +1,12 @@
 // Reads the dumps folder: <dumps>/<engine>/<template>.<ext>, and decompresses .sql.gz for loading.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { afterFileOf, classifyDumpFile, isDumpFile, missingDumpMessage, unknownEngineFolder, type Dump, type DumpScan } from '../domain/dumps.js';
 import { AppError, messageOf } from '../domain/errors.js';
+import { maskFileNames } from '../domain/masking.js';
 import type { EngineName } from '../domain/types.js';
 
 export interface DumpSource {
@@ -17,6 +18,8 @@ export interface DumpSource {
   folder(engine: EngineName): string;
   /** Decompresses a .sql.gz to `dest`; a truncated or corrupt archive fails here, before any container exists. */
   decompress(dump: Dump, dest: string): Promise<void>;
+  /** The text of a file next to the dump (its masking rules). */
+  readCompanion(dump: Dump, file: string): Promise<string>;
 }
 
 export function createDumpSource(dumpsDir: string): DumpSource {
@@ -54,8 +57,12 @@ export function createDumpSource(dumpsDir: string): DumpSource {
         const { size, mtimeMs } = await stat(join(dumpsDir, folder, file));
         const after = afterFileOf(c.template);
         const afterStat = files.includes(after) ? await stat(join(dumpsDir, folder, after)) : null;
-        const fingerprint = [size, Math.trunc(mtimeMs), afterStat ? `${afterStat.size}:${Math.trunc(afterStat.mtimeMs)}` : ''].join(':');
-        dumps.push({ template: c.template, engine, format: c.format, file, afterFile: afterStat ? after : null, sizeBytes: size, fingerprint });
+        const mask = maskFileNames(c.template).find((m) => files.includes(m)) ?? null;
+        const maskStat = mask ? await stat(join(dumpsDir, folder, mask)) : null;
+        const part = (st: { size: number; mtimeMs: number } | null) => (st ? `${st.size}:${Math.trunc(st.mtimeMs)}` : '');
+        // Any change of the dump, its after-script or its masking rules makes a new import worth trying.
+        const fingerprint = [size, Math.trunc(mtimeMs), part(afterStat), part(maskStat)].join(':');
+        dumps.push({ template: c.template, engine, format: c.format, file, afterFile: afterStat ? after : null, maskFile: mask, sizeBytes: size, fingerprint });
       }
     }
     return { dumps, problems };
@@ -71,6 +78,7 @@ export function createDumpSource(dumpsDir: string): DumpSource {
       throw new AppError('not_found', missingDumpMessage(dumpsDir, template, problems));
     },
     folder: (engine) => join(dumpsDir, engine),
+    readCompanion: (dump, file) => readFile(join(dumpsDir, dump.engine, file), 'utf8'),
     async decompress(dump, dest) {
       const src = join(dumpsDir, dump.engine, dump.file);
       try {

@@ -2,10 +2,10 @@
 // Docker or storage.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import type { CreateInstanceResponse, ImportResponse } from '../contract.js';
+import type { CreateInstanceResponse, ImportResponse, SchemaDiffResponse } from '../contract.js';
 import { AppError } from '../domain/errors.js';
 import { parseDuration } from '../config.js';
-import { assertTemplateName } from '../domain/names.js';
+import { assertTemplateName, baseTemplate } from '../domain/names.js';
 import type { OwnerKey } from '../domain/owner.js';
 import type { InstanceRecord } from '../domain/types.js';
 import { canAccess, ownerForIdentity } from '../github/oidc.js';
@@ -72,7 +72,7 @@ export function createApi(deps: ApiDeps) {
     const all = (await deps.templates.list()).templates;
     // A repository sees the templates configured for it; why an import failed (it may quote data) is for admins.
     if (p.kind !== 'oidc') return c.json(all.map((t) => templateDto(t, { details: true })));
-    return c.json(all.filter((t) => p.templates.includes(t.name)).map((t) => templateDto(t, { details: false })));
+    return c.json(all.filter((t) => p.templates.includes(baseTemplate(t.name))).map((t) => templateDto(t, { details: false })));
   });
 
   api.post('/templates/:name/import', async (c) => {
@@ -138,6 +138,19 @@ export function createApi(deps: ApiDeps) {
     const i = await visible(c.get('principal'), c.req.param('id'));
     const r = await deps.instances.reset(i.id);
     return c.json(await withConnection(await settle(c, r)), 202);
+  });
+
+  api.post('/instances/:id/schema-diff', async (c) => {
+    const i = await visible(c.get('principal'), c.req.param('id'));
+    const r = await deps.instances.schemaDiff(i.id);
+    return c.json({
+      instance: i.id,
+      summary: r.summary,
+      markdown: r.markdown,
+      warnings: r.diff.warnings.length,
+      at: r.at.toISOString(),
+      diff: r.diff,
+    } satisfies SchemaDiffResponse);
   });
 
   api.delete('/instances/:id', async (c) => {

@@ -1,6 +1,7 @@
 // The API's replies, shaped from the core's records: the one place that knows the contract's DTOs.
 import type { ConnectionDto, InstanceDto, OwnerSpec, TemplateDto, TemplateVersionDto } from '../contract.js';
 import { AppError } from '../domain/errors.js';
+import { displayTemplate } from '../domain/names.js';
 import { apiOwner, assertOwner, parseOwner, pullOwner, runOwner, type OwnerKey } from '../domain/owner.js';
 import type { InstanceRecord, InstanceView, TemplateSummary, TemplateVersion } from '../domain/types.js';
 
@@ -21,7 +22,7 @@ export function versionDto(v: TemplateVersion, opts: { details: boolean } = { de
 }
 
 export function templateDto(t: TemplateSummary, opts: { details: boolean }): TemplateDto {
-  return { name: t.name, engine: t.engine, latest: t.latest, versions: t.versions.map((v) => versionDto(v, opts)) };
+  return { name: displayTemplate(t.name), engine: t.engine, latest: t.latest, versions: t.versions.map((v) => versionDto(v, opts)) };
 }
 
 /** An instance for the API: with its connection only when `withConnection` (its owner or an admin, never lists). */
@@ -33,7 +34,7 @@ export function instanceDto(view: InstanceView | InstanceRecord, withConnection:
     name: i.name,
     owner: i.owner,
     ownerKind: parseOwner(i.owner)?.kind ?? 'api',
-    template: i.template,
+    template: displayTemplate(i.template),
     templateVersion: i.versionId,
     status: i.status,
     expiresAt: iso(i.expiresAt),

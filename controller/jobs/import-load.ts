@@ -6,6 +6,7 @@ import { AppError } from '../domain/errors.js';
 import { importLabels } from '../domain/labels.js';
 import type { Paths } from '../domain/layout.js';
 import type { Dump } from '../domain/dumps.js';
+import { parseMaskRules } from '../domain/masking.js';
 import { planDatabase, tail } from '../domain/templates.js';
 import type { TemplateVersion } from '../domain/types.js';
 import { retry } from '../lib/retry.js';
@@ -126,6 +127,14 @@ export function createLoader(deps: LoadDeps) {
     const plan = planDatabase(loadDb, v.template, dbs, engine.renameDatabaseCommand('a', 'b') !== null);
     for (const d of plan.drop) await execOk(engine, id, engine.dropDatabaseCommand(d), `dropping empty ${d}`);
     if (plan.rename) await execOk(engine, id, engine.renameDatabaseCommand(plan.rename.from, plan.rename.to)!, 'renaming database');
+    if (dump.maskFile) {
+      // Before the after-script, so that it sees (and may build on) masked data; a rule naming a missing
+      // column fails here, with the file and the entry named, and the version never becomes latest.
+      await phase(`masking with ${dump.maskFile}`);
+      const rules = parseMaskRules(dump.maskFile, await deps.dumps.readCompanion(dump, dump.maskFile), engine.name);
+      await deps.files.writeOwned(join(staging, 'mask.sql'), engine.sqlScript(engine.maskingStatements(rules, plan.database)), owner, 0o600);
+      await execOk(engine, id, engine.loadSqlCommand(`${STAGING}/mask.sql`, plan.database), `masking with ${dump.maskFile}`);
+    }
     if (dump.afterFile) {
       await phase(`running ${dump.afterFile}`);
       await execOk(engine, id, engine.loadSqlCommand(`${DUMPS}/${dump.afterFile}`, plan.database), `running ${dump.afterFile}`);

@@ -3,13 +3,14 @@
 import { AppError, messageOf } from '../domain/errors.js';
 import { versionSelector } from '../domain/labels.js';
 import type { Paths } from '../domain/layout.js';
-import { assertTemplateName } from '../domain/names.js';
+import { assertTemplateName, schemaVariantOf } from '../domain/names.js';
 import type { EngineName, TemplateVersion } from '../domain/types.js';
 import { newPassword, newVersionId } from '../lib/ids.js';
 import { formatMs } from '../lib/retry.js';
 import type { Clock, DumpSource, Engines, HostFiles, ImportProgress, Importer, Logger, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
 import type { Dump } from '../domain/dumps.js';
 import { createLoader } from './import-load.js';
+import { createSchemaVariantCutter } from './import-variant.js';
 
 export interface ImporterDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface ImporterDeps {
   jobs: number;
   /** an import running longer is stopped (MYAAS_IMPORT_TIMEOUT) */
   timeoutMs: number;
+  /** also cut `<template>:schema` (same schema, no rows) from every finished import */
+  schemaVariants: boolean;
   /** label value that marks this controller's containers */
   home: string;
   telemetry: Pick<Telemetry, 'imported'>;
@@ -36,6 +39,30 @@ export function createImporter(deps: ImporterDeps): Importer {
   const listeners = new Set<ImportProgress>();
   const finished = new Set<(template: string) => void>();
   const load = createLoader(deps);
+  const cutting = new Set<string>();
+  const cutter = createSchemaVariantCutter(deps, cutting);
+
+  /** The schema-only variant, after the version it comes from is latest: its failure does not undo that. */
+  async function cutVariant(full: TemplateVersion, vlog: Logger): Promise<void> {
+    const t0 = clock.now();
+    try {
+      const variant = await cutter(full, deps.engines(full.engine));
+      vlog.info({ version: variant.id, elapsedMs: clock.now() - t0 }, `import: ${variant.template} ready (schema only)`);
+    } catch (e) {
+      vlog.error({ err: messageOf(e) }, 'import: the schema-only variant failed; the full version stays latest');
+    }
+    notifyFinished(schemaVariantOf(full.template), vlog);
+  }
+
+  function notifyFinished(template: string, vlog: Logger): void {
+    for (const l of finished) {
+      try {
+        l(template);
+      } catch (e) {
+        vlog.warn({ err: messageOf(e) }, 'import listener failed');
+      }
+    }
+  }
 
   async function run(v: TemplateVersion, dump: Dump, stop: AbortController): Promise<TemplateVersion> {
     const t0 = clock.now();
@@ -72,7 +99,9 @@ export function createImporter(deps: ImporterDeps): Importer {
       vlog.info({ elapsedMs: clock.now() - t0, sizeBytes, database }, 'import: ready, now latest');
       deps.telemetry.imported({ template: v.template, engine: v.engine, outcome: 'ready', durationMs: clock.now() - t0 });
       tell('ready');
-      return { ...v, ...done };
+      const ready = { ...v, ...done };
+      if (deps.schemaVariants) await cutVariant(ready, vlog);
+      return ready;
     } catch (e) {
       const error = stop.signal.aborted ? messageOf(stop.signal.reason) : messageOf(e);
       vlog.error({ err: error, elapsedMs: clock.now() - t0 }, 'import failed; latest version unchanged');
@@ -86,13 +115,7 @@ export function createImporter(deps: ImporterDeps): Importer {
     } finally {
       clearTimeout(timer);
       running.delete(v.template);
-      for (const l of finished) {
-        try {
-          l(v.template);
-        } catch (e) {
-          vlog.warn({ err: messageOf(e) }, 'import listener failed');
-        }
-      }
+      notifyFinished(v.template, vlog);
     }
   }
 
@@ -133,7 +156,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       r.stop.abort(new Error(why));
       return r.done;
     },
-    isRunning: (versionId) => [...running.values()].some((r) => r.version.id === versionId),
+    isRunning: (versionId) => cutting.has(versionId) || [...running.values()].some((r) => r.version.id === versionId),
     runningTemplates: () => [...running.keys()],
     onProgress(l) {
       listeners.add(l);

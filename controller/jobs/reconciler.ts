@@ -6,6 +6,7 @@
 import { AppError, messageOf, UniqueViolation } from '../domain/errors.js';
 import { LABEL } from '../domain/labels.js';
 import { afterFailure, HOLDS_CAPACITY, isBehind, nextStep, STABLE_AFTER_MS, wantsNewVersion, type Failure } from '../domain/lifecycle.js';
+import { baseTemplate } from '../domain/names.js';
 import { parseOwner, repoOf } from '../domain/owner.js';
 import { pickPort, type PortRange } from '../domain/port-range.js';
 import type { InstanceRecord, TemplateVersion } from '../domain/types.js';
@@ -131,7 +132,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         : await store.latestReady(i.template)
       : await store.getVersion(i.versionId!);
     if (version && (version.status === 'ready' || version.status === 'retired')) return version;
-    if (deps.importer.runningTemplates().includes(i.template)) return null;
+    // A schema-only variant comes with its base template's import.
+    if (deps.importer.runningTemplates().includes(baseTemplate(i.template))) return null;
     const [last] = await store.listVersions({ template: i.template });
     throw new Permanent(
       // The import's own words stay with the template (admins see them): they may quote the data.
@@ -179,6 +181,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           log: ilog,
           onContainer: (containerId, p) => store.updateInstance(i.id, { containerId, port: p }),
         });
+        if (!keepClone && !version.schemaSnapshot) await snapshotSchema(version, r.port, i.password, ilog);
         // A restart keeps counting attempts: a server that stops again soon is crashing in a loop.
         const attempts = keepClone ? i.attempts : 0;
         if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts })) {
@@ -194,6 +197,21 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         }
         throw e;
       }
+    }
+  }
+
+  /**
+   * The first instance of a version, before anyone used it, is the template itself: its schema is read
+   * then, once, as the baseline of every later schema diff of that version's instances.
+   */
+  async function snapshotSchema(version: TemplateVersion, port: number, password: string, ilog: Logger): Promise<void> {
+    try {
+      const engine = deps.engines(version.engine);
+      const snap = await engine.readSchema({ host: deps.probeHost, port, user: engine.adminUser, password, database: version.database ?? '' });
+      await store.updateVersion(version.id, { schemaSnapshot: JSON.stringify(snap) });
+      version.schemaSnapshot = JSON.stringify(snap);
+    } catch (e) {
+      ilog.warn({ version: version.id, err: messageOf(e) }, 'could not read the template version\'s schema; schema diffs wait for its next instance');
     }
   }
 

@@ -13,7 +13,7 @@ import {
   readInputs,
   require_tunnel,
   require_undici
-} from "./chunks/chunk-ZP6NIWKC.js";
+} from "./chunks/chunk-35M4ODFD.js";
 
 // node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js
 var require_proxy = __commonJS({
@@ -4917,6 +4917,7 @@ var context2 = new Context();
 
 // action/index.ts
 var STATE_INSTANCE_ID = "instance-id";
+var STATE_DIFF_ID = "diff-instance-id";
 function contextFrom(ctx, env = process.env) {
   const num = (n) => Number.isSafeInteger(n) && n > 0 ? String(n) : null;
   const pr = ctx.payload.pull_request?.number;
@@ -4969,6 +4970,8 @@ async function run(deps = createRunDeps()) {
     });
     const conn = instance.connection;
     maskConnection(core, conn, masked);
+    const diff = inputs.schemaDiff === "true" || inputs.schemaDiff === "auto" && instance.ownerKind === "pull";
+    if (diff) core.saveState(STATE_DIFF_ID, instance.id);
     core.exportVariable(inputs.envName, conn.url);
     const outputs = {
       url: conn.url,
@@ -5001,6 +5004,7 @@ function summary(inst, conn, created, envName, seconds, ownedByRun) {
 }
 if (isEntryPoint(import.meta.url)) void run();
 export {
+  STATE_DIFF_ID,
   STATE_INSTANCE_ID,
   contextFrom,
   createRunDeps,

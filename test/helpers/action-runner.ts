@@ -14,6 +14,8 @@ export interface ActionStep {
   env: Record<string, string>;
   outputs: Record<string, string>;
   state: Record<string, string>;
+  /** what the step wrote to the job summary (GITHUB_STEP_SUMMARY) */
+  summary: string;
   ms: number;
 }
 
@@ -45,13 +47,16 @@ export async function runActionStep(opts: {
   /** the main step's saved state, handed to the post step as STATE_<name> */
   state?: Record<string, string>;
 }): Promise<ActionStep> {
-  const files = { env: join(opts.dir, `env-${opts.script}`), out: join(opts.dir, `out-${opts.script}`), state: join(opts.dir, `state-${opts.script}`), event: join(opts.dir, 'event.json') };
-  for (const f of [files.env, files.out, files.state]) await writeFile(f, '');
+  const files = {
+    env: join(opts.dir, `env-${opts.script}`), out: join(opts.dir, `out-${opts.script}`), state: join(opts.dir, `state-${opts.script}`),
+    summary: join(opts.dir, `summary-${opts.script}`), event: join(opts.dir, 'event.json'),
+  };
+  for (const f of [files.env, files.out, files.state, files.summary]) await writeFile(f, '');
   await writeFile(files.event, JSON.stringify(opts.event));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     GITHUB_ACTIONS: 'true', GITHUB_EVENT_NAME: opts.eventName, GITHUB_EVENT_PATH: files.event, GITHUB_REPOSITORY: opts.repository,
-    GITHUB_RUN_ID: '4242', GITHUB_RUN_ATTEMPT: '1', GITHUB_ENV: files.env, GITHUB_OUTPUT: files.out, GITHUB_STATE: files.state,
+    GITHUB_RUN_ID: '4242', GITHUB_RUN_ATTEMPT: '1', GITHUB_ENV: files.env, GITHUB_OUTPUT: files.out, GITHUB_STATE: files.state, GITHUB_STEP_SUMMARY: files.summary,
     RUNNER_TEMP: opts.dir,
     ...opts.env,
     ...Object.fromEntries(Object.entries(opts.inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])),
@@ -65,5 +70,5 @@ export async function runActionStep(opts: {
   );
   const ms = Date.now() - t0;
   const read = async (f: string) => parseFileCommands(await readFile(f, 'utf8'));
-  return { code, stdout, stderr, ms, env: await read(files.env), outputs: await read(files.out), state: await read(files.state) };
+  return { code, stdout, stderr, ms, env: await read(files.env), outputs: await read(files.out), state: await read(files.state), summary: await readFile(files.summary, 'utf8') };
 }

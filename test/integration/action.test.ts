@@ -90,6 +90,15 @@ async function startStandIn(iss: TestOidcIssuer) {
     calls.push({ method: 'RESET', path: c.req.path, owner: formatOwner(owner) });
     return c.json(find(owner, c.req.param('id')));
   });
+  app.post('/api/v1/instances/:id/schema-diff', async (c) => {
+    const owner = await ownerOf(c);
+    calls.push({ method: 'DIFF', path: c.req.path, owner: formatOwner(owner) });
+    const inst = find(owner, c.req.param('id'));
+    return c.json({
+      instance: inst.id, summary: '1 column added', markdown: '**Schema changes:** 1 column added\n\n- ➕ `track.rating` `integer`', warnings: 0,
+      at: new Date().toISOString(), diff: {},
+    });
+  });
   app.delete('/api/v1/instances/:id', async (c) => {
     const owner = await ownerOf(c);
     calls.push({ method: 'DELETE', path: c.req.path, owner: formatOwner(owner) });
@@ -106,7 +115,7 @@ async function startStandIn(iss: TestOidcIssuer) {
   };
 }
 
-interface Step { code: number; stdout: string; stderr: string; env: Record<string, string>; outputs: Record<string, string>; state: Record<string, string> }
+interface Step { code: number; stdout: string; stderr: string; env: Record<string, string>; outputs: Record<string, string>; state: Record<string, string>; summary: string }
 
 describe('the bundled Action, run as the runner runs it', () => {
   let iss: TestOidcIssuer;
@@ -166,11 +175,16 @@ describe('the bundled Action, run as the runner runs it', () => {
     expect(main.stderr + main.stdout.replace(/^::add-mask::.*$/gm, '')).not.toContain(conn.password);
     expect(main.stdout).toMatch(/myaas: created instance inst-\d+ .*DB_URL exported .*pull request #2/);
     expect(iss.tokenRequests.at(-1)).toEqual({ audience: 'myaas', authorized: true });
-    expect(main.state).toEqual({});
+    // A pull request's instance is kept; its schema is compared with the template's after the job.
+    expect(main.state).toEqual({ 'diff-instance-id': inst.id });
 
     const post = await step('post', { event: 'pull_request', state: main.state });
     expect(post.code).toBe(0);
     expect(ctl.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+    expect(ctl.calls.filter((c) => c.method === 'DIFF').map((c) => c.path)).toEqual([`/api/v1/instances/${inst.id}/schema-diff`]);
+    expect(post.stdout).toContain('myaas: schema against the template: 1 column added');
+    expect(post.summary).toContain('### Database schema against the template');
+    expect(post.summary).toContain('➕ `track.rating`');
     expect(inst.status).toBe('ready');
 
     // the same pull request again, with reset: the existing instance, reset

@@ -42,7 +42,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -66,7 +66,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
     webhook: record('webhook'), githubError: record('githubError'),
   };
   const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, telemetry, log };
-  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000 });
+  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000, schemaVariants: opts.schemaVariants ?? false });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
     ...common, importer, changes, handovers, net: world.net,
@@ -81,7 +81,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   });
   const templates = createTemplateService({ store, dumps: world.dumps, importer });
   const instances = createInstanceService({
-    store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test',
+    store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test', probeHost: '127.0.0.1',
     lifetimes: { pull: 7 * 86400, idle: opts.idleTtl ?? 0, run: 3 * 3600, api: 3600, max: 86400 },
     portRange: opts.portRange ?? null,
   });

@@ -72,7 +72,7 @@ export interface World {
   runtime: Runtime;
   engine(name: EngineName): Engine;
   files: HostFiles & { written: Map<string, string> };
-  dumps: DumpSource & { put(d: Dump): void };
+  dumps: DumpSource & { put(d: Dump): void; putCompanion(file: string, text: string): void };
   net: HostNet;
   /** the server listening on a port, if any */
   serverAt(port: number): Container | undefined;
@@ -327,6 +327,7 @@ export function createWorld(): World {
   };
 
   const dumpList: Dump[] = [];
+  const companions = new Map<string, string>();
   const dumps: World['dumps'] = {
     dir: '/dumps',
     put: (d) => void dumpList.push(d),
@@ -340,6 +341,12 @@ export function createWorld(): World {
     },
     folder: (engineName) => `/dumps/${engineName}`,
     async decompress() {},
+    async readCompanion(_dump, file) {
+      const text = companions.get(file);
+      if (text === undefined) throw new Error(`no file ${file}`);
+      return text;
+    },
+    putCompanion: (file, text) => void companions.set(file, text),
   };
 
   const net: HostNet = {

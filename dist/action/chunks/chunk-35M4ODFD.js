@@ -21449,7 +21449,7 @@ var ActionError = class extends Error {
     this.name = "ActionError";
   }
 };
-var TEMPLATE = /^[a-z0-9][a-z0-9_-]{0,47}$/;
+var TEMPLATE = /^[a-z0-9][a-z0-9_-]{0,47}(:schema)?$/;
 var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 var MAX_TIMEOUT_S = 3600;
 function readInputs(c) {
@@ -21473,7 +21473,7 @@ function readInputs(c) {
   const template = get("template");
   if (!template) throw new ActionError("input template is required: the name of a template on the controller, e.g. chinook");
   if (!TEMPLATE.test(template)) {
-    throw new ActionError(`input template ${JSON.stringify(template)} is not a template name: 1-48 lowercase letters, digits, '-' or '_'`);
+    throw new ActionError(`input template ${JSON.stringify(template)} is not a template name: 1-48 lowercase letters, digits, '-' or '_' (and :schema for the schema-only variant)`);
   }
   const rawTimeout = get("timeout") || "120";
   const timeout = /^[0-9]+$/.test(rawTimeout) ? Number(rawTimeout) : NaN;
@@ -21489,7 +21489,12 @@ function readInputs(c) {
     throw new ActionError(`input env-name ${JSON.stringify(envName)} is not a valid environment variable name`);
   }
   const audience = get("audience") || url.href.replace(/\/+$/, "");
+  const schemaDiff = (get("schema-diff") || "auto").toLowerCase();
+  if (schemaDiff !== "auto" && schemaDiff !== "true" && schemaDiff !== "false") {
+    throw new ActionError(`input schema-diff must be auto, true or false, got ${JSON.stringify(schemaDiff)}`);
+  }
   return {
+    schemaDiff,
     controllerUrl: url.href.replace(/\/+$/, ""),
     template,
     token,
@@ -21585,6 +21590,12 @@ function createControllerClient(opts) {
       const { status, data } = await request("POST", `/instances/${encodeURIComponent(id)}/reset?wait=${waitSeconds}`, void 0, timeoutFor(waitSeconds));
       if (status < 200 || status > 299) throw failure(status, data, { op, id });
       return asInstance(data, base, op);
+    },
+    async schemaDiff(id) {
+      const op = `compare the schema of instance ${id} with its template`;
+      const { status, data } = await request("POST", `/instances/${encodeURIComponent(id)}/schema-diff`, void 0, 6e4);
+      if (status !== 200) throw failure(status, data, { op, id });
+      return data;
     },
     async destroy(id) {
       const op = `destroy instance ${id}`;
