@@ -1,5 +1,7 @@
 // The composition root: config → logger → adapters (storage, runtime, state DB, host) → jobs →
 // services → GitHub → HTTP. The only place that builds real clients; everything else gets them.
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Config } from './config.js';
@@ -13,7 +15,7 @@ import { createStore } from './db/queries.js';
 import { createEngine, type Engine } from './engines/index.js';
 import { createCommandRunner } from './host/command.js';
 import { createDumpSource } from './host/dumps.js';
-import { createHostFiles } from './host/files.js';
+import { createHostFiles, useOwnerOnlyUmask } from './host/files.js';
 import { createHostNet } from './host/net.js';
 import { lockDataDir } from './host/lock.js';
 import { systemClock } from './lib/clock.js';
@@ -38,6 +40,7 @@ import { createApp } from './http/app.js';
 import { createAuth } from './http/auth.js';
 import { createMetrics } from './http/metrics.js';
 import { createWebhookRoutes } from './http/webhooks.js';
+import { prepareHostSafety } from './safety.js';
 
 export interface Controller {
   app: Hono;
@@ -67,14 +70,20 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const files = createHostFiles(runner);
   const dumps = createDumpSource(config.dumpsDir);
   const paths = createPaths(config.dataDir);
-  for (const d of [paths.templatesDir, paths.instancesDir, paths.stagingRoot]) await files.mkdirp(d);
+  const engineCache = new Map<EngineName, Engine>();
+  const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
+  // Issue 9: owner-only folders (before the state DB writes), disk limits and reserve, TLS, isolation.
+  const safety = await prepareHostSafety(config, {
+    storage, files, runner, paths, log, engineUsers: (['postgres', 'mariadb'] as const).map((e) => engines(e).user),
+  }).catch(async (e) => {
+    await lock.release();
+    throw e;
+  });
   const state = await openStateDb({ databaseUrl: config.databaseUrl, pgliteDir: paths.stateDir }).catch(async (e) => {
     await lock.release();
     throw e;
   });
   const store = createStore(state.db);
-  const engineCache = new Map<EngineName, Engine>();
-  const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
   const changes = createEmitter<string>((e) => log.warn({ err: messageOf(e) }, 'instance change listener failed'));
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine
   const provisionSeconds: number[] = [];
@@ -86,13 +95,14 @@ export async function buildController(config: Config, log: Logger, opts: { comma
 
   const importer = createImporter({
     store, storage, runtime, files, dumps, engines, paths, clock, home, log, images: config.images, jobs: config.importJobs,
-    timeoutMs: config.importTimeoutMs,
+    timeoutMs: config.importTimeoutMs, limits: safety.importLimits, disk: safety.disk,
   });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
     store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
     net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
+    safety: safety.instance,
   });
   const warmPool = createWarmPool({
     store, reconciler, handovers, changes, engines, clock, size: config.warmPool, probeHost: config.probeHost, log,
@@ -106,7 +116,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const templates = createTemplateService({ store, dumps, importer });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
-    publicHost: config.publicHost, defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
+    publicHost: config.publicHost, defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange, disk: safety.disk,
   });
   const sweep = () => reaper.run().then(() => warmPool.refill());
 
@@ -142,10 +152,12 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     metrics: createMetrics({
       counts: async () => ({ instances: await store.listLive(), versions: await store.listVersions() }),
       provisionSeconds: () => provisionSeconds,
+      pool: () => safety.disk.status(),
     }),
     health: async () => {
       const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);
-      return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0' };
+      const disk = await safety.disk.status().catch(() => undefined);
+      return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0', disk };
     },
     log,
   });
@@ -156,6 +168,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     app, store, storage, runtime, importer, reconciler, instances, sweep,
     async start() {
       await runtime.ping();
+      await safety.isolate();
       // Follow the engine before the first sweep, so nothing that happens during it is missed.
       unwatch = runtime.watch(homeSelector(home), (e) => reconciler.observe(e));
       const report = await reaper.run();
@@ -180,17 +193,32 @@ export async function buildController(config: Config, log: Logger, opts: { comma
 /** Where a command on this machine reaches the controller's API. */
 function localUrl(config: Config): string {
   const host = config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  return `${config.safety.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+}
+
+/** Serves `app` over HTTPS when MYAAS_TLS_CERT and MYAAS_TLS_KEY are set, plain HTTP otherwise. */
+export function listen(app: Hono, config: Config, port = config.port): ServerType {
+  const base = { fetch: app.fetch, port, hostname: config.listenHost };
+  const tls = config.safety.tls;
+  if (!tls) return serve(base);
+  let serverOptions: { cert: Buffer; key: Buffer };
+  try {
+    serverOptions = { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+  } catch (e) {
+    throw new Error(`cannot read MYAAS_TLS_CERT/MYAAS_TLS_KEY (${messageOf(e)}): give readable PEM files`);
+  }
+  return serve({ ...base, createServer: createHttpsServer, serverOptions });
 }
 
 /** `myaas serve`: builds the controller and listens until SIGINT/SIGTERM. */
 export async function serveController(config: Config, log: Logger): Promise<{ server: ServerType; controller: Controller }> {
+  useOwnerOnlyUmask(); // the state DB and everything else this process writes: owner-only (issue 9)
   const controller = await buildController(config, log);
   await controller.start();
-  const server = serve({ fetch: controller.app.fetch, port: config.port, hostname: config.listenHost });
+  const server = listen(controller.app, config);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   await controller.announce(localUrl(config));
-  log.info({ port: config.port, storage: controller.storage.name, dataDir: config.dataDir }, 'myaas controller listening');
+  log.info({ port: config.port, tls: config.safety.tls !== null, storage: controller.storage.name, dataDir: config.dataDir }, 'myaas controller listening');
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     server.close();

@@ -9,6 +9,7 @@ import type { Connection, InstanceRecord, InstanceView } from '../domain/types.j
 import { newInstanceId, newPassword } from '../lib/ids.js';
 import {
   type Clock,
+  type DiskGuard,
   type Engines,
   type InstanceChanges,
   type InstanceService,
@@ -31,6 +32,8 @@ export interface InstanceServiceDeps {
   defaultTtlSeconds: number;
   /** MYAAS_PORT_RANGE: a new instance gets its port at once, so a full range is refused at create */
   portRange: PortRange | null;
+  /** refuses new instances while the pool is below its reserve */
+  disk: Pick<DiskGuard, 'assertRoom'>;
 }
 
 const isPool = (i: InstanceRecord) => i.owner.startsWith(POOL_PREFIX);
@@ -100,6 +103,8 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         return { instance: existing, created: false };
       }
       const name = req.name !== undefined ? assertInstanceName(req.name) : defaultInstanceName(req.owner, template);
+      // Before engineFor, which may start a first-use import.
+      await deps.disk.assertRoom('a new instance');
       const engine = await deps.templates.engineFor(template);
       const ttl = req.ttlSeconds ?? (req.owner.kind === 'pull' ? 0 : deps.defaultTtlSeconds);
       const now = new Date(clock.now());

@@ -19,6 +19,7 @@ import type { AdminSession, Engine } from '../engines/engine.js';
 import type { RuntimeEvent } from '../runtime/runtime.js';
 import type { Emitter } from '../lib/emitter.js';
 import type { OwnerKey } from '../domain/owner.js';
+import type { PoolStatus } from '../domain/disk.js';
 import type {
   EngineName,
   InstanceRecord,
@@ -149,6 +150,13 @@ export interface TemplateService {
    * starts: first use of a dump). AppError not_found otherwise.
    */
   engineFor(template: string): Promise<EngineName>;
+}
+
+/** The storage pool's free space against its reserve (app/disk.ts). */
+export interface DiskGuard {
+  /** AppError insufficient_storage (HTTP 507) naming `what` when free space is below the reserve. */
+  assertRoom(what: string): Promise<void>;
+  status(): Promise<PoolStatus>;
 }
 
 /** Remembers webhook deliveries so a redelivery is acknowledged but not acted on twice. */

@@ -3,6 +3,7 @@
 import type { InstanceService, Reconciler, TemplateService, WarmPool } from '../../../controller/app/ports.js';
 import { createInstanceService } from '../../../controller/app/instances.js';
 import { createTemplateService } from '../../../controller/app/templates.js';
+import { createDiskGuard } from '../../../controller/app/disk.js';
 import { createPaths } from '../../../controller/domain/layout.js';
 import type { EngineName, ProvisionTimings, TemplateVersion } from '../../../controller/domain/types.js';
 import { createEmitter } from '../../../controller/lib/emitter.js';
@@ -40,7 +41,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; diskLimitBytes?: number } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -54,12 +55,17 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   changes.subscribe((id) => announced.push(id));
   const timings: ProvisionTimings[] = [];
   const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, log };
-  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000 });
+  const disk = createDiskGuard({ storage: world.storage, dataDir: DATA, reserve: { percent: 10 }, limit: { bytes: opts.diskLimitBytes ?? 0, quota: 'squota' } });
+  const importer = createImporter({
+    ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000,
+    limits: { memoryBytes: 2 << 30, cpus: 2, pidsLimit: 512 }, disk,
+  });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
     ...common, importer, changes, handovers, net: world.net, telemetry: { provisioned: (t) => void timings.push(t) },
     portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
     probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency, retryAttempts: opts.retryAttempts ?? 3,
+    safety: { dockerNetwork: 'myaas', pidsLimit: 512, diskLimitBytes: opts.diskLimitBytes ?? 0, tlsDir: () => `${DATA}/tls/999-999` },
   });
   const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, probeHost: '127.0.0.1', log });
   importer.onFinished((template) => {
@@ -69,7 +75,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   const templates = createTemplateService({ store, dumps: world.dumps, importer });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test', defaultTtlSeconds: 3600,
-    portRange: opts.portRange ?? null,
+    portRange: opts.portRange ?? null, disk,
   });
   const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });
   world.runtime.watch({ 'myaas.home': DATA }, (e) => reconciler.observe(e));
