@@ -6,7 +6,8 @@
 // for the template blocks it shares, and no backref walk runs on writes or deletes. Full qgroups are
 // used when an operator enabled them already, but never turned on here: they make deletes and writes
 // of shared extents expensive.
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { CommandRunner } from '../domain/command.js';
 import { messageOf } from '../domain/errors.js';
 
@@ -25,8 +26,16 @@ const OLD_PROGS =
 export function createBtrfsQuota(runner: CommandRunner) {
   const btrfs = (args: string[]) => runner.run('btrfs', args);
 
+  /** The mount point of the filesystem holding `path` (btrfs filesystem show takes no other path). */
+  async function mountPoint(path: string): Promise<string> {
+    const dev = (await stat(path)).dev;
+    let p = path;
+    while (p !== '/' && (await stat(dirname(p))).dev === dev) p = dirname(p);
+    return p;
+  }
+
   async function fsUuid(path: string): Promise<string> {
-    const { stdout } = await btrfs(['filesystem', 'show', path]);
+    const { stdout } = await btrfs(['filesystem', 'show', await mountPoint(path)]);
     const m = /uuid:\s*([0-9a-f-]{36})/i.exec(stdout);
     if (!m) throw new Error(`btrfs filesystem show ${path} printed no uuid`);
     return m[1];
@@ -63,8 +72,26 @@ export function createBtrfsQuota(runner: CommandRunner) {
     return rows;
   }
 
+  /**
+   * Destroys the level-1 groups of clones whose subvolumes are gone: btrfs keeps them, and cannot
+   * destroy one until it has finished cleaning the deleted subvolume, so each removal tidies up after
+   * the earlier ones.
+   */
+  async function tidy(pool: string): Promise<void> {
+    const rows = await groups(pool);
+    const ids = new Set(rows.map((r) => r.id));
+    for (const r of rows) {
+      const [level, n] = r.id.split('/');
+      // Only groups named after a subvolume id (ours are), never an operator's own 1/<small n>.
+      if (level === '1' && Number(n) >= 256 && r.children.length === 0 && !ids.has(`0/${n}`)) {
+        await btrfs(['qgroup', 'destroy', r.id, pool]).catch(() => undefined);
+      }
+    }
+  }
+
   return {
     mode,
+    tidy,
 
     /**
      * Quotas on the pool holding `dataDir`: left as they are when on, simple quotas turned on when off.
@@ -81,15 +108,7 @@ export function createBtrfsQuota(runner: CommandRunner) {
         current = await mode(dataDir);
         if (current === 'none') return { mode: 'none', why: OLD_PROGS };
       }
-      const rows = await groups(dataDir);
-      const ids = new Set(rows.map((r) => r.id));
-      for (const r of rows) {
-        const [level, n] = r.id.split('/');
-        // Only groups named after a subvolume id (ours are), never an operator's own 1/<small n>.
-        if (level === '1' && Number(n) >= 256 && r.children.length === 0 && !ids.has(`0/${n}`)) {
-          await btrfs(['qgroup', 'destroy', r.id, dataDir]).catch(() => undefined);
-        }
-      }
+      await tidy(dataDir);
       return { mode: current };
     },
 
@@ -117,10 +136,6 @@ export function createBtrfsQuota(runner: CommandRunner) {
       return ok ? group : null;
     },
 
-    /** Destroys a released group; busy while btrfs still cleans the deleted subvolume (enable tidies it later). */
-    async destroy(group: string, pool: string): Promise<void> {
-      await btrfs(['qgroup', 'destroy', group, pool]).catch(() => undefined);
-    },
   };
 }
 

@@ -105,9 +105,9 @@ export function createBtrfsStorage(runner: CommandRunner): Storage {
           await rm(p, { recursive: true, force: true });
           return;
         }
-        const group = await quota.release(p).catch(() => null);
+        const limited = await quota.release(p).catch(() => null);
         await deleteWithNested(p);
-        if (group) await quota.destroy(group, path.dirname(p));
+        if (limited) await quota.tidy(path.dirname(p)).catch(() => undefined);
       } catch (e) {
         throw storageFailure(`removing ${p}`, e, HINT);
       }
