@@ -83,6 +83,8 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     await lock.release();
     throw e;
   });
+  // PGlite makes its files 0666 whatever the umask; its folder is 0700, and these are taken back too.
+  if (state.kind === 'pglite') await files.makeOwnerOnly(paths.stateDir, { recursive: true });
   const store = createStore(state.db);
   const changes = createEmitter<string>((e) => log.warn({ err: messageOf(e) }, 'instance change listener failed'));
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine

@@ -5,6 +5,7 @@
 // connections the instance opens; replies to connections made to it (clients on published ports,
 // the controller's probes) pass as ESTABLISHED. Checked and added at every start (a reboot flushes
 // iptables), never duplicated.
+import { access } from 'node:fs/promises';
 import type { CommandRunner } from '../domain/command.js';
 import { AppError, messageOf } from '../domain/errors.js';
 
@@ -25,7 +26,7 @@ export function isolationRules(bridge: string): string[][] {
 }
 
 export interface Firewall {
-  /** Makes sure the isolation rules for `bridge` are in place. */
+  /** Makes sure the isolation rules for `bridge` are in place (and drops ours of bridges that are gone). */
   isolate(bridge: string): Promise<void>;
   /** Removes them (for tests that made their own network). */
   release(bridge: string): Promise<void>;
@@ -33,8 +34,27 @@ export interface Firewall {
 
 export function createIptablesFirewall(runner: CommandRunner): Firewall {
   const iptables = (args: string[]) => runner.run('iptables', ['-w', '5', ...args]);
+
+  async function release(bridge: string): Promise<void> {
+    for (const [chain, ...rule] of isolationRules(bridge)) {
+      // -D removes one copy per call; stop when none is left.
+      for (let i = 0; i < 10; i++) if (!(await iptables(['-D', chain, ...rule]).then(() => true, () => false))) break;
+    }
+  }
+
+  /** Our rules whose bridge no longer exists (its network was removed): harmless, but they pile up. */
+  async function tidy(): Promise<void> {
+    const { stdout } = await iptables(['-S', 'INPUT']);
+    const bridges = new Set([...stdout.matchAll(/^-A INPUT -i (\S+) .*myaas: instances may not open connections/gm)].map((m) => m[1]));
+    for (const b of bridges) {
+      if (IFACE.test(b) && !(await access(`/sys/class/net/${b}`).then(() => true, () => false))) await release(b);
+    }
+  }
+
   return {
+    release,
     async isolate(bridge) {
+      await tidy().catch(() => undefined);
       for (const [chain, ...rule] of isolationRules(bridge)) {
         const present = await iptables(['-C', chain, ...rule]).then(() => true, () => false);
         if (present) continue;
@@ -47,12 +67,6 @@ export function createIptablesFirewall(runner: CommandRunner): Firewall {
               'run the controller as root on a host with iptables (Docker needs it too), or set MYAAS_NETWORK=host knowing that instances are then not isolated',
           );
         }
-      }
-    },
-    async release(bridge) {
-      for (const [chain, ...rule] of isolationRules(bridge)) {
-        // -D removes one copy per call; stop when none is left.
-        for (let i = 0; i < 10; i++) if (!(await iptables(['-D', chain, ...rule]).then(() => true, () => false))) break;
       }
     },
   };

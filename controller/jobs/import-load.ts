@@ -149,6 +149,9 @@ export function createLoader(deps: LoadDeps) {
     const code = await runtime.stop(id, { signal: engine.stopSignal, timeoutSec: 600 });
     if (code !== 0) throw new AppError('import_failed', `the import server did not shut down cleanly (exit ${code}): ${tail(await runtime.logs(id, 20))}`);
     await runtime.remove(id);
+    // Files written by the engine's tools rather than its server (e.g. mariadb-install-db's) follow the
+    // container's umask of 022: take group and other access away before the version is sealed.
+    await deps.files.makeOwnerOnly(dir, { recursive: true });
     return plan.database;
   };
 }

@@ -11,10 +11,8 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCommandRunner } from '../../controller/host/command.js';
-import { createIptablesFirewall } from '../../controller/host/firewall.js';
-import { createDockerNetworks } from '../../controller/runtime/networks.js';
 import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
+import { dropIsolatedNetwork } from '../helpers/isolation.js';
 import { makeOutside, type Outside } from '../helpers/outside.js';
 import { makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
 import { psql, requireDocker, run } from '../helpers/testbed.js';
@@ -52,7 +50,6 @@ describe('an instance is held in its container', () => {
   let outside: Outside | null = null;
   let t: TestController | null = null;
   let importSpec: any = null;
-  const runner = createCommandRunner();
 
   beforeAll(async () => {
     await requireDocker();
@@ -79,9 +76,7 @@ describe('an instance is held in its container', () => {
 
   afterAll(async () => {
     if (t) await wipe(t);
-    const net = await createDockerNetworks({}).ensureIsolated(NETWORK).catch(() => null);
-    if (net) await createIptablesFirewall(runner).release(net.bridge);
-    await createDockerNetworks({}).remove(NETWORK).catch(() => {});
+    await dropIsolatedNetwork(NETWORK).catch(() => {});
     await outside?.close();
     await pool?.close();
   });

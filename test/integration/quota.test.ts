@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, importAndWait, startTestController, TOKEN, wipe, type TestController } from '../helpers/controller.js';
+import { dropIsolatedNetwork } from '../helpers/isolation.js';
 import { makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
 import { psql, requireDocker } from '../helpers/testbed.js';
 
@@ -34,7 +35,7 @@ describe('per-instance disk limits and the pool reserve', () => {
 
   afterAll(async () => {
     if (t) await wipe(t);
-    await exec('docker', ['network', 'rm', `myaas-quota-${process.pid}`]).catch(() => {});
+    await dropIsolatedNetwork(`myaas-quota-${process.pid}`).catch(() => {});
     await pool?.close();
   });
 
