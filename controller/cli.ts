@@ -56,7 +56,7 @@ const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
 function poolLine(p: PoolDto): string {
   const low = p.freeBytes < p.reserveBytes ? ' — below the reserve: new instances and imports are refused' : '';
   const limit = p.limitBytes > 0 ? `${gib(p.limitBytes)} per instance (${p.quota})` : `no per-instance limit${p.quotaNote ? ` (${p.quotaNote})` : ''}`;
-  return `pool ${p.path}: ${gib(p.freeBytes)} free of ${gib(p.totalBytes)}, reserve ${gib(p.reserveBytes)}${low}; ${limit}`;
+  return `pool: ${gib(p.freeBytes)} free of ${gib(p.totalBytes)}, reserve ${gib(p.reserveBytes)}${low}; ${limit}`;
 }
 
 function printInstances(is: InstanceDto[]) {

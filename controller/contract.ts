@@ -99,7 +99,6 @@ export interface HealthDto {
 }
 
 export interface PoolDto {
-  path: string;
   totalBytes: number;
   freeBytes: number;
   reserveBytes: number;

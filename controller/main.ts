@@ -158,7 +158,8 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     }),
     health: async () => {
       const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);
-      const disk = await safety.disk.status().catch(() => undefined);
+      // Unauthenticated: the pool's numbers, not where it is.
+      const disk = await safety.disk.status().then(({ path: _path, ...numbers }) => numbers, () => undefined);
       return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0', disk };
     },
     log,

@@ -89,7 +89,7 @@ describe('per-instance disk limits and the pool reserve', () => {
     const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'controller/cli.ts', 'templates'], {
       cwd: ROOT, env: { ...process.env, MYAAS_URL: t.url, MYAAS_TOKEN: TOKEN },
     });
-    expect(stdout).toMatch(/^pool .*: [\d.]+ GiB free of [\d.]+ GiB, reserve [\d.]+ GiB — below the reserve: new instances and imports are refused; 0\.2 GiB per instance \(squota\)$/m);
+    expect(stdout).toMatch(/^pool: [\d.]+ GiB free of [\d.]+ GiB, reserve [\d.]+ GiB — below the reserve: new instances and imports are refused; 0\.2 GiB per instance \(squota\)$/m);
     expect((await t.api('GET', '/api/v1/instances')).body).toEqual([]);
   });
 });
