@@ -37,3 +37,16 @@ export async function makePrivatePool(kind: 'btrfs' | 'xfs', size: string, name 
     },
   };
 }
+
+/** Runs every cleanup step even when one fails (a failed wipe must not leave a pool mounted); throws the first failure. */
+export async function cleanupAll(steps: Array<() => Promise<unknown> | unknown>): Promise<void> {
+  let first: unknown = null;
+  for (const s of steps) {
+    try {
+      await s();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+}

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
 import { dropIsolatedNetwork } from '../helpers/isolation.js';
 import { makeOutside, type Outside } from '../helpers/outside.js';
-import { makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
+import { cleanupAll, makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
 import { psql, requireDocker, run } from '../helpers/testbed.js';
 
 const exec = promisify(execFile);
@@ -75,10 +75,7 @@ describe('an instance is held in its container', () => {
   });
 
   afterAll(async () => {
-    if (t) await wipe(t);
-    await dropIsolatedNetwork(NETWORK).catch(() => {});
-    await outside?.close();
-    await pool?.close();
+    await cleanupAll([() => t && wipe(t), () => dropIsolatedNetwork(NETWORK), () => outside?.close(), () => pool?.close()]);
   });
 
   it('imports in a container with memory, CPU and process limits, no capabilities and no network', () => {
@@ -119,8 +116,9 @@ describe('an instance is held in its container', () => {
     expect(b.body.status, b.body.error).toBe('ready');
     const ua = a.body.connection.url;
     const bPort = b.body.connection.port as number;
-    const bIp = (await inspect(`myaas-${b.body.id}`)).NetworkSettings.Networks[NETWORK].IPAddress as string;
-    const gateway = (JSON.parse((await exec('docker', ['network', 'inspect', NETWORK])).stdout)[0].IPAM.Config[0].Gateway as string);
+    // Whatever network B is on (the isolated one; Docker's default bridge before it existed).
+    const [bNet] = Object.values((await inspect(`myaas-${b.body.id}`)).NetworkSettings.Networks) as Array<{ IPAddress: string; Gateway: string }>;
+    const { IPAddress: bIp, Gateway: gateway } = bNet;
     // The probe works: the instance reaches its own server.
     expect(await reach(ua, '127.0.0.1', 5432)).toBe('open');
     // Not the other instance: neither directly nor through the ports the host publishes.

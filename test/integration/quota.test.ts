@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, importAndWait, startTestController, TOKEN, wipe, type TestController } from '../helpers/controller.js';
 import { dropIsolatedNetwork } from '../helpers/isolation.js';
-import { makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
+import { cleanupAll, makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
 import { psql, requireDocker } from '../helpers/testbed.js';
 
 const exec = promisify(execFile);
@@ -34,9 +34,7 @@ describe('per-instance disk limits and the pool reserve', () => {
   });
 
   afterAll(async () => {
-    if (t) await wipe(t);
-    await dropIsolatedNetwork(`myaas-quota-${process.pid}`).catch(() => {});
-    await pool?.close();
+    await cleanupAll([() => t && wipe(t), () => dropIsolatedNetwork(`myaas-quota-${process.pid}`), () => pool?.close()]);
   });
 
   it('stops an instance at its limit with a disk-full error while the others, an import and the controller go on', async () => {

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChinookDumps, startTestController, wipe } from '../helpers/controller.js';
 import { dropIsolatedNetwork } from '../helpers/isolation.js';
-import { makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
+import { cleanupAll, makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
 import { freeTcpPort, spawnController, type ControllerProcess } from '../helpers/process.js';
 import { requireDocker } from '../helpers/testbed.js';
 
@@ -71,17 +71,18 @@ describe('secrets at rest', () => {
   });
 
   afterAll(async () => {
-    if (c) {
-      c.child.kill('SIGTERM');
-      await new Promise((r) => c!.child.once('exit', r)).catch(() => {});
-    }
-    if (dataDir) {
+    await cleanupAll([
+      async () => {
+        if (!c || c.child.exitCode !== null) return;
+        const exited = new Promise((r) => c!.child.once('exit', r));
+        c.child.kill('SIGTERM');
+        await exited;
+      },
       // An in-process controller on the same data dir removes what the served one made.
-      const t = await startTestController({ dataDir, env: { MYAAS_DOCKER_NETWORK: NETWORK, MYAAS_DISK_LIMIT: '0' }, start: false }).catch(() => null);
-      if (t) await wipe(t);
-    }
-    await dropIsolatedNetwork(NETWORK).catch(() => {});
-    await pool?.close();
+      async () => dataDir && wipe(await startTestController({ dataDir, env: { MYAAS_DOCKER_NETWORK: NETWORK, MYAAS_DISK_LIMIT: '0' }, start: false })),
+      () => dropIsolatedNetwork(NETWORK),
+      () => pool?.close(),
+    ]);
   });
 
   it('keeps the state DB, datadirs, clones and keys from other local users', async () => {

@@ -13,7 +13,7 @@ import { createLogger } from '../../controller/log.js';
 import { buildController, listen } from '../../controller/main.js';
 import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
 import { dropIsolatedNetwork } from '../helpers/isolation.js';
-import { makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
+import { cleanupAll, makePrivatePool, type PrivatePool } from '../helpers/private-pool.js';
 import { IMAGES, mariadb, psql, requireDocker, run } from '../helpers/testbed.js';
 
 const NETWORK = `myaas-tls-${process.pid}`;
@@ -61,10 +61,7 @@ describe('TLS for the controller and for instances', () => {
   });
 
   afterAll(async () => {
-    if (t) await wipe(t);
-    await dropIsolatedNetwork(NETWORK).catch(() => {});
-    await pool?.close();
-    if (certs) await rm(certs, { recursive: true, force: true });
+    await cleanupAll([() => t && wipe(t), () => dropIsolatedNetwork(NETWORK), () => pool?.close(), () => certs && rm(certs, { recursive: true, force: true })]);
   });
 
   it('serves the API over HTTPS with the configured certificate, and not over plain HTTP', async () => {
