@@ -48,7 +48,8 @@ describe('per-instance disk limits and the pool reserve', () => {
     // An import runs while the greedy instance writes about 400 MB, more than twice its limit.
     const importing = importAndWait(t!, 'second');
     const write = psql(a.body.connection.url, "create table big as select g, repeat(md5(g::text), 30) as pad from generate_series(1, 400000) g");
-    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device/);
+    // The statement fails with the quota error, or the server stops on a WAL write it cannot make.
+    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device|server closed the connection unexpectedly/);
 
     // The other instance writes and reads as before.
     const ub = b.body.connection.url;
@@ -60,7 +61,8 @@ describe('per-instance disk limits and the pool reserve', () => {
     expect(v.status, v.error).toBe('ready');
     const c = await t!.api('POST', '/api/v1/instances?wait=90', { template: 'second', name: 'after' });
     expect(c.body.status, c.body.error).toBe('ready');
-    // The pool lost at most about one limit's worth to the greedy instance.
+    // The pool lost at most about one limit's worth to the greedy instance (unbounded, its table and
+    // WAL would have taken some 800 MB).
     const after = (await t!.api('GET', '/healthz')).body;
     expect(after.ok).toBe(true);
     expect(freeBefore - after.disk.freeBytes).toBeLessThan(LIMIT + 150 * 2 ** 20);
@@ -88,6 +90,6 @@ describe('per-instance disk limits and the pool reserve', () => {
       cwd: ROOT, env: { ...process.env, MYAAS_URL: t.url, MYAAS_TOKEN: TOKEN },
     });
     expect(stdout).toMatch(/^pool: [\d.]+ GiB free of [\d.]+ GiB, reserve [\d.]+ GiB — below the reserve: new instances and imports are refused; 0\.2 GiB per instance \(squota\)$/m);
-    expect((await t.api('GET', '/api/v1/instances')).body).toEqual([]);
+    expect((await t.api('GET', '/api/v1/instances')).body.filter((i: any) => i.name === 'refused')).toEqual([]);
   });
 });
