@@ -100,12 +100,10 @@ export function createBtrfsQuota(runner: CommandRunner) {
     async enable(dataDir: string): Promise<QuotaState> {
       let current = await mode(dataDir);
       if (current === 'none') {
-        try {
-          await btrfs(['quota', 'enable', '--simple', dataDir]);
-        } catch (e) {
-          return { mode: 'none', why: `${OLD_PROGS} (${messageOf(e)})` };
-        }
+        const failed = await btrfs(['quota', 'enable', '--simple', dataDir]).then(() => null, (e: unknown) => e);
         current = await mode(dataDir);
+        // Another controller on the same pool may have enabled them a moment before us.
+        if (failed && current === 'none') return { mode: 'none', why: `${OLD_PROGS} (${messageOf(failed)})` };
         if (current === 'none') return { mode: 'none', why: OLD_PROGS };
       }
       await tidy(dataDir);
