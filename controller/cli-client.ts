@@ -1,5 +1,5 @@
 // The CLI's HTTP client for a running controller (MYAAS_URL, MYAAS_TOKEN).
-import type { CreateInstanceResponse, ImportResponse, InstanceDto, SchemaDiffResponse, TemplateDto } from './contract.js';
+import type { CreateInstanceResponse, HealthDto, ImportResponse, InstanceDto, SchemaDiffResponse, TemplateDto } from './contract.js';
 
 export class CliError extends Error {}
 
@@ -40,6 +40,7 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
       }
     },
     templates: () => call<TemplateDto[]>('GET', '/api/v1/templates').then((r) => r.data),
+    health: () => call<HealthDto>('GET', '/healthz').then((r) => r.data),
     importTemplate: (name: string) => call<ImportResponse>('POST', `/api/v1/templates/${encodeURIComponent(name)}/import`).then((r) => r.data),
     cancelImport: (name: string) => call<ImportResponse>('DELETE', `/api/v1/templates/${encodeURIComponent(name)}/import`).then((r) => r.data),
     list: () => call<InstanceDto[]>('GET', '/api/v1/instances').then((r) => r.data),

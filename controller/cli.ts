@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { createCliClient, CliError, type CliClient } from './cli-client.js';
 import { loadConfig, type Config } from './config.js';
 import { isAppError, messageOf } from './domain/errors.js';
-import type { InstanceDto, TemplateDto } from './contract.js';
+import type { InstanceDto, PoolDto, TemplateDto } from './contract.js';
 import { createManifestConverter } from './github/app-manifest.js';
 import { GITHUB_APP_USAGE, parseGitHubAppArgs, runGitHubAppCreate } from './github/app-manifest-cli.js';
 import { createAppConfigFile } from './github/app-manifest-store.js';
@@ -49,6 +49,15 @@ function printTemplates(ts: TemplateDto[]) {
     for (const v of t.versions) rows.push([t.name, t.engine, v.id + (v.id === t.latest ? ' (latest)' : ''), v.status, mb(v.sizeBytes), v.createdAt, v.error ?? v.phase ?? '']);
   }
   out(table(rows));
+}
+
+const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+
+/** One line about the storage pool under the templates table. */
+function poolLine(p: PoolDto): string {
+  const low = p.freeBytes < p.reserveBytes ? ' — below the reserve: new instances and imports are refused' : '';
+  const limit = p.limitBytes > 0 ? `${gib(p.limitBytes)} per instance (${p.quota})` : `no per-instance limit${p.quotaNote ? ` (${p.quotaNote})` : ''}`;
+  return `pool: ${gib(p.freeBytes)} free of ${gib(p.totalBytes)}, reserve ${gib(p.reserveBytes)}${low}; ${limit}`;
 }
 
 function printInstances(is: InstanceDto[]) {
@@ -117,8 +126,12 @@ async function main(argv: string[]) {
     }
     case 'import':
       return importCommand(config, client, positionals, values.cancel === true);
-    case 'templates':
-      return printTemplates(await client.templates());
+    case 'templates': {
+      printTemplates(await client.templates());
+      const disk = (await client.health().catch(() => null))?.disk;
+      if (disk) out(poolLine(disk));
+      return;
+    }
     case 'ls':
       return printInstances(await client.list());
     case 'create': {

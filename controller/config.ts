@@ -104,7 +104,36 @@ const schema = z.object({
   MYAAS_OIDC_ISSUER: z.string().url().default('https://token.actions.githubusercontent.com'),
   MYAAS_OIDC_AUDIENCE: z.string().optional(),
   MYAAS_OIDC_JWKS_URL: z.string().url().optional(),
+  // --- what an instance can do to the host and to others (issue 9; docs/security-host.md) ---
+  MYAAS_DISK_LIMIT: z.string().optional(),
+  MYAAS_DISK_RESERVE: z.string().default('10%'),
+  MYAAS_PIDS_LIMIT: z.coerce.number().int().min(16).default(512),
+  MYAAS_IMPORT_MEMORY_LIMIT: z.string().default('2g'),
+  MYAAS_IMPORT_CPUS: z.coerce.number().positive().default(2),
+  MYAAS_DOCKER_NETWORK: z.string().default('myaas'),
+  MYAAS_TLS_CERT: z.string().optional(),
+  MYAAS_TLS_KEY: z.string().optional(),
+  MYAAS_INSTANCE_TLS: z.enum(['true', 'false']).default('true'),
+  MYAAS_INSTANCE_TLS_CERT: z.string().optional(),
+  MYAAS_INSTANCE_TLS_KEY: z.string().optional(),
+  // --- end of issue 9 keys ---
 });
+
+/** `10%` (of the pool) or a size such as `2g`. */
+function parseReserve(s: string): { percent: number } | { bytes: number } {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*%$/.exec(s.trim());
+  if (!m) return { bytes: bytes(s) };
+  const percent = Number(m[1]);
+  if (percent >= 100) throw new Error(`MYAAS_DISK_RESERVE must be below 100%, got ${s}`);
+  return { percent };
+}
+
+/** Both files or neither: half a TLS configuration is a mistake worth stopping for. */
+function pair(cert: string | undefined, key: string | undefined, name: string): { cert: string; key: string } | null {
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new Error(`${name}_CERT and ${name}_KEY go together: set both (PEM files) or neither`);
+  return { cert, key };
+}
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -179,6 +208,21 @@ function toConfig(e: z.infer<typeof schema>) {
       // Specific to this deployment by default, so a token minted for another service is not accepted here.
       audience: e.MYAAS_OIDC_AUDIENCE ?? publicUrl,
       jwksUrl: e.MYAAS_OIDC_JWKS_URL ?? null,
+    },
+    safety: {
+      /** bytes one clone may write; 0: none */
+      diskLimitBytes: bytes(e.MYAAS_DISK_LIMIT ?? '10g'),
+      /** set by the operator (then a pool that cannot enforce it stops the controller) rather than the default */
+      diskLimitExplicit: e.MYAAS_DISK_LIMIT !== undefined,
+      diskReserve: parseReserve(e.MYAAS_DISK_RESERVE),
+      pidsLimit: e.MYAAS_PIDS_LIMIT,
+      importMemoryBytes: bytes(e.MYAAS_IMPORT_MEMORY_LIMIT),
+      importCpus: e.MYAAS_IMPORT_CPUS,
+      dockerNetwork: e.MYAAS_DOCKER_NETWORK,
+      /** the controller's own HTTPS */
+      tls: pair(e.MYAAS_TLS_CERT, e.MYAAS_TLS_KEY, 'MYAAS_TLS'),
+      /** TLS offered by instances: a CA-issued certificate, or one made per host (null) */
+      instanceTls: e.MYAAS_INSTANCE_TLS === 'true' ? { files: pair(e.MYAAS_INSTANCE_TLS_CERT, e.MYAAS_INSTANCE_TLS_KEY, 'MYAAS_INSTANCE_TLS') } : null,
     },
   };
 }

@@ -94,6 +94,20 @@ export interface HealthDto {
   storage: string;
   docker: 'ok' | 'unreachable';
   version: string;
+  /** the storage pool: new instances and imports are refused (507) while freeBytes < reserveBytes */
+  disk?: PoolDto;
+}
+
+export interface PoolDto {
+  totalBytes: number;
+  freeBytes: number;
+  reserveBytes: number;
+  /** what one instance's clone may write (MYAAS_DISK_LIMIT); 0 when none is enforced */
+  limitBytes: number;
+  /** squota: btrfs simple quotas; qgroup: btrfs full qgroups; none: no per-instance limit */
+  quota: 'squota' | 'qgroup' | 'none';
+  /** why no per-instance limit is enforced although one was asked for */
+  quotaNote?: string;
 }
 
 export interface ErrorDto {

@@ -1,5 +1,7 @@
 // The composition root: config → logger → adapters (storage, runtime, state DB, host) → jobs →
 // services → GitHub → HTTP. The only place that builds real clients; everything else gets them.
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
@@ -14,7 +16,7 @@ import { createStore } from './db/queries.js';
 import { createEngine, type Engine } from './engines/index.js';
 import { createCommandRunner } from './host/command.js';
 import { createDumpSource } from './host/dumps.js';
-import { createHostFiles } from './host/files.js';
+import { createHostFiles, useOwnerOnlyUmask } from './host/files.js';
 import { createPromMetrics } from './host/metrics.js';
 import { createHostNet } from './host/net.js';
 import { lockDataDir } from './host/lock.js';
@@ -44,6 +46,7 @@ import { createApp } from './http/app.js';
 import { adminTokenCheck, createAuth } from './http/auth.js';
 import { createStatusPage } from './http/status-page.js';
 import { createWebhookRoutes } from './http/webhooks.js';
+import { prepareHostSafety } from './safety.js';
 
 export interface Controller {
   app: Hono;
@@ -73,26 +76,35 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const files = createHostFiles(runner);
   const dumps = createDumpSource(config.dumpsDir);
   const paths = createPaths(config.dataDir);
-  for (const d of [paths.templatesDir, paths.instancesDir, paths.stagingRoot]) await files.mkdirp(d);
+  const engineCache = new Map<EngineName, Engine>();
+  const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
+  // Issue 9: owner-only folders (before the state DB writes), disk limits and reserve, TLS, isolation.
+  const safety = await prepareHostSafety(config, {
+    storage, files, runner, paths, log, engineUsers: (['postgres', 'mariadb'] as const).map((e) => engines(e).user),
+  }).catch(async (e) => {
+    await lock.release();
+    throw e;
+  });
   const state = await openStateDb({ databaseUrl: config.databaseUrl, pgliteDir: paths.stateDir }).catch(async (e) => {
     await lock.release();
     throw e;
   });
+  // PGlite makes its files 0666 whatever the umask; its folder is 0700, and these are taken back too.
+  if (state.kind === 'pglite') await files.makeOwnerOnly(paths.stateDir, { recursive: true });
   const store = createStore(state.db);
-  const engineCache = new Map<EngineName, Engine>();
-  const engines = (name: EngineName) => engineCache.get(name) ?? engineCache.set(name, createEngine(name, clock)).get(name)!;
   const changes = createEmitter<string>((e) => log.warn({ err: messageOf(e) }, 'instance change listener failed'));
   const home = config.dataDir; // label value: this controller's containers, when several share one Docker engine
   // Metrics: one registry per controller (prom-client's global one is never used). The gauges read
   // the status service (built below, once the services exist) at each scrape.
   const metrics = createPromMetrics({
     registry: new Registry(), warmPoolTarget: config.warmPool, poolPath: config.dataDir, readings: () => status.readings(),
+    diskLimits: () => safety.disk.status(),
   });
   const telemetry: Telemetry = metrics;
 
   const importer = createImporter({
     store, storage, runtime, files, dumps, engines, paths, clock, home, telemetry, log, images: config.images, jobs: config.importJobs,
-    timeoutMs: config.importTimeoutMs, schemaVariants: config.schemaVariants,
+    timeoutMs: config.importTimeoutMs, schemaVariants: config.schemaVariants, limits: safety.importLimits, disk: safety.disk,
   });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
@@ -100,6 +112,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
     capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo },
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
+    safety: safety.instance,
   });
   const warmPool = createWarmPool({
     store, reconciler, handovers, changes, engines, clock, size: config.warmPool, maxInstances: config.maxInstances, probeHost: config.probeHost, log,
@@ -114,7 +127,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
-    publicHost: config.publicHost, probeHost: config.probeHost, portRange: config.portRange,
+    publicHost: config.publicHost, probeHost: config.probeHost, portRange: config.portRange, disk: safety.disk,
     lifetimes: {
       pull: config.github.prTtlSeconds, idle: config.github.idleTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds,
     },
@@ -175,7 +188,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     }),
     health: async () => {
       const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);
-      return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0' };
+      // Unauthenticated: the pool's numbers, not where it is.
+      const disk = await safety.disk.status().then(({ path: _path, ...numbers }) => numbers, () => undefined);
+      return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0', disk };
     },
     log,
   });
@@ -186,6 +201,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     app, store, storage, runtime, importer, reconciler, instances, sweep,
     async start() {
       await runtime.ping();
+      await safety.isolate();
       // Follow the engine before the first sweep, so nothing that happens during it is missed.
       unwatch = runtime.watch(homeSelector(home), (e) => reconciler.observe(e));
       const report = await reaper.run();
@@ -211,17 +227,32 @@ export async function buildController(config: Config, log: Logger, opts: { comma
 /** Where a command on this machine reaches the controller's API. */
 function localUrl(config: Config): string {
   const host = config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  return `${config.safety.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+}
+
+/** Serves `app` over HTTPS when MYAAS_TLS_CERT and MYAAS_TLS_KEY are set, plain HTTP otherwise. */
+export function listen(app: Hono, config: Config, port = config.port): ServerType {
+  const base = { fetch: app.fetch, port, hostname: config.listenHost };
+  const tls = config.safety.tls;
+  if (!tls) return serve(base);
+  let serverOptions: { cert: Buffer; key: Buffer };
+  try {
+    serverOptions = { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+  } catch (e) {
+    throw new Error(`cannot read MYAAS_TLS_CERT/MYAAS_TLS_KEY (${messageOf(e)}): give readable PEM files`);
+  }
+  return serve({ ...base, createServer: createHttpsServer, serverOptions });
 }
 
 /** `myaas serve`: builds the controller and listens until SIGINT/SIGTERM. */
 export async function serveController(config: Config, log: Logger): Promise<{ server: ServerType; controller: Controller }> {
+  useOwnerOnlyUmask(); // the state DB and everything else this process writes: owner-only (issue 9)
   const controller = await buildController(config, log);
   await controller.start();
-  const server = serve({ fetch: controller.app.fetch, port: config.port, hostname: config.listenHost });
+  const server = listen(controller.app, config);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   await controller.announce(localUrl(config));
-  log.info({ port: config.port, storage: controller.storage.name, dataDir: config.dataDir }, 'myaas controller listening');
+  log.info({ port: config.port, tls: config.safety.tls !== null, storage: controller.storage.name, dataDir: config.dataDir }, 'myaas controller listening');
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');
     server.close();

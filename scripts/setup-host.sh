@@ -125,6 +125,21 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
+# --- issue 9: btrfs-progs that can enable simple quotas (per-instance disk limits) ----------------
+# Debian 12 ships btrfs-progs 6.2; `btrfs quota enable --simple` needs 6.7+, which bookworm-backports has.
+if ! btrfs quota enable --help 2>&1 | grep -q -- '--simple'; then
+  if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
+    say "installing btrfs-progs from bookworm-backports (simple quotas)"
+    backports=/etc/apt/sources.list.d/myaas-backports.sources
+    [ -f "$backports" ] || printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$(mirror)" >"$backports"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports btrfs-progs >/dev/null
+  else
+    say "warning: btrfs-progs cannot enable simple quotas (needs 6.7+): per-instance disk limits stay off"
+  fi
+fi
+# --- end of issue 9 ---------------------------------------------------------------------------------
+
 # build_image NAME PACKAGES USER DATADIR PATHPREFIX
 build_image() {
   local name=$1 pkgs=$2 user=$3 datadir=$4 pathprefix=$5

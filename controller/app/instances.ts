@@ -12,6 +12,7 @@ import { newInstanceId, newPassword } from '../lib/ids.js';
 import {
   type Clock,
   type CreateRequest,
+  type DiskGuard,
   type Engines,
   type InstanceChanges,
   type InstanceService,
@@ -35,6 +36,8 @@ export interface InstanceServiceDeps {
   probeHost: string;
   /** MYAAS_PORT_RANGE: a new instance gets its port at once, so a full range is refused at create */
   portRange: PortRange | null;
+  /** refuses new instances while the pool is below its reserve */
+  disk: Pick<DiskGuard, 'assertRoom'>;
 }
 
 /** How long instances live, by whom they belong to (seconds; 0: until removed). */
@@ -140,6 +143,8 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         return { instance: existing, created: false };
       }
       const name = req.name !== undefined ? assertInstanceName(req.name) : defaultInstanceName(req.owner, template);
+      // Before engineFor, which may start a first-use import.
+      await deps.disk.assertRoom('a new instance');
       const ttl = lifetimeOf(req);
       const engine = await deps.templates.engineFor(template);
       const now = new Date(clock.now());

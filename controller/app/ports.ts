@@ -21,6 +21,7 @@ import type { Emitter } from '../lib/emitter.js';
 import type { OwnerKey } from '../domain/owner.js';
 import type { SchemaDiff } from '../domain/schema.js';
 import type { GitHubErrorReport, ImportReport, MetricsReadings, PoolUsage, TemplateRef, WebhookReport } from '../domain/telemetry.js';
+import type { PoolStatus } from '../domain/disk.js';
 import type {
   EngineName,
   InstanceRecord,
@@ -199,6 +200,13 @@ export interface TemplateService {
    * starts: first use of a dump). AppError not_found otherwise.
    */
   engineFor(template: string): Promise<EngineName>;
+}
+
+/** The storage pool's free space against its reserve (app/disk.ts). */
+export interface DiskGuard {
+  /** AppError insufficient_storage (HTTP 507) naming `what` when free space is below the reserve. */
+  assertRoom(what: string): Promise<void>;
+  status(): Promise<PoolStatus>;
 }
 
 /** Remembers webhook deliveries so a redelivery is acknowledged but not acted on twice. */

@@ -41,6 +41,10 @@ export interface Engine {
   readonly dumpExtensions: readonly string[];
   /** signal that makes the server shut down cleanly and quickly */
   readonly stopSignal: string;
+  /** folders outside the datadir its programs write to: each gets a tmpfs in the read-only container */
+  readonly scratchDirs: readonly string[];
+  /** environment of every container running its programs (e.g. owner-only modes for new files) */
+  readonly env: readonly string[];
 
   /** Files (name → content) put in the import's private staging dir, mounted at `stagingDir`. */
   stagingFiles(adminPassword: string): Record<string, string>;
@@ -51,8 +55,9 @@ export interface Engine {
   /**
    * argv of the server process. Import servers listen only inside the container. `listen` makes an
    * instance server listen on that address and port itself (host networking) instead of the engine's port.
+   * `tlsDir` (inside the container) holds server.crt and server.key: the server then offers TLS.
    */
-  serverCommand(purpose: 'import' | 'instance', stagingDir: string, listen?: { address: string; port: number }): string[];
+  serverCommand(purpose: 'import' | 'instance', stagingDir: string, listen?: { address: string; port: number }, tlsDir?: string): string[];
   /** exec argv that exits 0 once the server accepts local connections. */
   pingCommand(): string[];
   /** exec argv creating an empty database. */

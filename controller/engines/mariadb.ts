@@ -73,6 +73,10 @@ export function createMariadbEngine(clock: Clock): Engine {
     adminUser: 'root',
     dumpExtensions: ['.sql.gz', '.sql'],
     stopSignal: 'SIGTERM',
+    scratchDirs: ['/tmp', '/run/mysqld'],
+    // mariadbd makes files 0660 and folders 0700 unless told: group-readable by gid 999, which is a
+    // host group too (systemd-journal on Debian). Owner-only, like PostgreSQL.
+    env: ['UMASK=0600', 'UMASK_DIR=0700'],
 
     // Runs before the import server accepts connections: the admin account for the network, no anonymous users.
     stagingFiles: (adminPassword) => ({
@@ -89,10 +93,12 @@ export function createMariadbEngine(clock: Clock): Engine {
       '--skip-test-db', '--skip-name-resolve',
     ],
     configFiles: () => ({}),
-    serverCommand: (purpose, staging, listen) => {
+    serverCommand: (purpose, staging, listen, tlsDir) => {
       if (purpose === 'import') return [...SERVER, ...IMPORT, `--init-file=${staging}/init.sql`];
+      // TLS is offered, not required: clients choose (mariadb --ssl, mysql2's ssl option).
+      const tls = tlsDir ? [`--ssl-cert=${tlsDir}/server.crt`, `--ssl-key=${tlsDir}/server.key`] : [];
       // Later options win in mariadbd, so these override the defaults in SERVER and INSTANCE.
-      return [...SERVER, ...INSTANCE, ...(listen ? [`--port=${listen.port}`, `--bind-address=${listen.address}`] : [])];
+      return [...SERVER, ...INSTANCE, ...tls, ...(listen ? [`--port=${listen.port}`, `--bind-address=${listen.address}`] : [])];
     },
     pingCommand: () => [...CLIENT, '-N', '-B', '-e', 'SELECT 1'],
     loadDatabase: (template) => template,

@@ -66,6 +66,9 @@ export function createPostgresEngine(clock: Clock): Engine {
     adminUser: ADMIN,
     dumpExtensions: ['.sql.gz', '.sql', '.dump'],
     stopSignal: 'SIGINT', // "fast" shutdown: disconnect clients, checkpoint, exit cleanly
+    scratchDirs: [SOCKET, '/run/postgresql'],
+    // PostgreSQL creates its files owner-only (0600/0700) by itself.
+    env: [],
 
     stagingFiles: (adminPassword) => ({ pwfile: `${assertSafeSecret(adminPassword)}\n` }),
     initCommand: (staging) => [
@@ -76,11 +79,13 @@ export function createPostgresEngine(clock: Clock): Engine {
     configFiles: () => ({
       'pg_hba.conf': ['local all all trust', 'host all all all scram-sha-256', ''].join('\n'),
     }),
-    serverCommand: (purpose, _staging, listen) => {
+    serverCommand: (purpose, _staging, listen, tlsDir) => {
       const settings = purpose === 'import' ? IMPORT_SETTINGS : INSTANCE_SETTINGS;
       const port = String(listen?.port ?? 5432);
       const address = listen ? [`listen_addresses=${listen.address === '0.0.0.0' ? '*' : listen.address}`] : [];
-      return ['postgres', '-D', DATA, '-p', port, '-c', `unix_socket_directories=${SOCKET}`, ...[...settings, ...address].flatMap((s) => ['-c', s])];
+      // TLS is offered, not required: clients choose with sslmode (require, verify-ca, verify-full).
+      const tls = tlsDir ? ['ssl=on', `ssl_cert_file=${tlsDir}/server.crt`, `ssl_key_file=${tlsDir}/server.key`] : [];
+      return ['postgres', '-D', DATA, '-p', port, '-c', `unix_socket_directories=${SOCKET}`, ...[...settings, ...address, ...tls].flatMap((s) => ['-c', s])];
     },
     pingCommand: () => [...PSQL, '-d', 'postgres', '-Atc', 'select 1'],
     loadDatabase: () => 'myaas_load',

@@ -1,6 +1,7 @@
 // The data dir's plain files and folders, as the importer and the reaper need them. Storage drivers
 // own volumes (subvolumes, reflink trees); this owns everything else there.
-import { chown, mkdir, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CommandRunner } from '../domain/command.js';
 import type { PoolUsage } from '../domain/telemetry.js';
 
@@ -18,6 +19,23 @@ export interface HostFiles {
   sync(path: string): Promise<void>;
   /** Size, used and free bytes of the filesystem that holds `path` (the pool, for the data dir). */
   poolUsage(path: string): Promise<PoolUsage>;
+  /** Takes group and other access away from `path` (with `recursive`, from everything below it too; symlinks untouched). */
+  makeOwnerOnly(path: string, opts?: { recursive?: boolean }): Promise<void>;
+}
+
+async function ownerOnly(path: string, recursive: boolean): Promise<void> {
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) return;
+  if ((st.mode & 0o077) !== 0) await chmod(path, st.mode & 0o7700);
+  if (recursive && st.isDirectory()) for (const name of await readdir(path)) await ownerOnly(join(path, name), true);
+}
+
+/**
+ * New files of this process readable by their owner only (the state DB's files, staging, keys). For
+ * `myaas serve`; files an engine's user must read are chowned to it, so they need no group or other bits.
+ */
+export function useOwnerOnlyUmask(): void {
+  process.umask(0o077);
 }
 
 export function createHostFiles(runner: CommandRunner): HostFiles {
@@ -42,5 +60,6 @@ export function createHostFiles(runner: CommandRunner): HostFiles {
       const size = (blocks: bigint) => Number(blocks * s.bsize);
       return { totalBytes: size(s.blocks), usedBytes: size(s.blocks - s.bfree), freeBytes: size(s.bavail) };
     },
+    makeOwnerOnly: (path, opts) => ownerOnly(path, opts?.recursive === true),
   };
 }

@@ -22,6 +22,8 @@ export interface PromMetricsOptions {
   poolPath: string;
   /** Node.js process metrics (CPU, memory, event loop, GC); off in unit tests that count series */
   processMetrics?: boolean;
+  /** the pool's reserve and the per-instance disk limit (MYAAS_DISK_RESERVE, MYAAS_DISK_LIMIT), read per scrape */
+  diskLimits?: () => Promise<{ reserveBytes: number; limitBytes: number }>;
 }
 
 export interface PromMetrics {
@@ -101,6 +103,19 @@ export function createPromMetrics(opts: PromMetricsOptions): PromMetrics {
   poolGauge('myaas_pool_size_bytes', 'Size of the filesystem that holds the data dir (the pool).', (p) => p.totalBytes);
   poolGauge('myaas_pool_used_bytes', 'Bytes used on the pool.', (p) => p.usedBytes);
   poolGauge('myaas_pool_free_bytes', 'Bytes available on the pool (as df shows them).', (p) => p.freeBytes);
+  const limitGauge = (name: string, help: string, pick: (l: { reserveBytes: number; limitBytes: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        const l = await opts.diskLimits?.().catch(() => null);
+        this.reset();
+        if (l) this.set(pick(l));
+      },
+    });
+  limitGauge('myaas_pool_reserve_bytes', 'Free bytes kept for template versions and state: below it new instances and imports are refused (507).', (l) => l.reserveBytes);
+  limitGauge('myaas_instance_disk_limit_bytes', 'What one instance may write (MYAAS_DISK_LIMIT; 0 without a limit).', (l) => l.limitBytes);
   byTemplateAndStatus('myaas_instances', 'Live instances by template and status (without the warm pool).', (r) => r.instances);
   byTemplateAndStatus('myaas_warm_pool_instances', 'Unclaimed warm-pool instances by template and status.', (r) => r.warmPool);
   byTemplateAndStatus('myaas_template_versions', 'Template versions by template and status.', (r) => r.versions);

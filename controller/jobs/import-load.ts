@@ -11,6 +11,7 @@ import { planDatabase, tail } from '../domain/templates.js';
 import type { TemplateVersion } from '../domain/types.js';
 import { retry } from '../lib/retry.js';
 import type { Clock, ContainerSpec, DumpSource, Engine, HostFiles, Runtime, Storage } from '../app/ports.js';
+import { confinement } from './provision.js';
 
 const STAGING = '/myaas';
 const DUMPS = '/dumps';
@@ -25,6 +26,8 @@ export interface LoadDeps {
   home: string;
   /** parallel jobs of pg_restore */
   jobs: number;
+  /** what each import container may use */
+  limits: { memoryBytes: number; cpus: number; pidsLimit: number };
 }
 
 const FULL = /No space left|ENOSPC|disk full|Errcode: 28/i;
@@ -66,9 +69,16 @@ export function createLoader(deps: LoadDeps) {
     const staging = deps.paths.staging(v.id);
     const [uid, gid] = engine.user.split(':').map(Number);
     const owner = { uid, gid };
+    const { limits } = deps;
     const base = {
       image: v.image,
       user: engine.user,
+      env: [...engine.env],
+      // The import server listens only inside its container and loads files: it needs no network.
+      network: 'none' as const,
+      memoryBytes: limits.memoryBytes,
+      nanoCpus: Math.round(limits.cpus * 1e9),
+      confine: confinement(engine, limits.memoryBytes, limits.pidsLimit),
       labels: importLabels(deps.home, v),
       binds: [
         { host: dir, container: engine.dataDir },
@@ -90,6 +100,8 @@ export function createLoader(deps: LoadDeps) {
     if (dump.format === 'sql.gz') {
       await phase('decompressing dump');
       await deps.dumps.decompress(dump, join(staging, 'dump.sql'));
+      // The controller's umask makes it owner-only: the engine's user must own it to read it.
+      await deps.files.chown(join(staging, 'dump.sql'), owner);
       file = `${STAGING}/dump.sql`;
     }
 
@@ -146,6 +158,9 @@ export function createLoader(deps: LoadDeps) {
     const code = await runtime.stop(id, { signal: engine.stopSignal, timeoutSec: 600 });
     if (code !== 0) throw new AppError('import_failed', `the import server did not shut down cleanly (exit ${code}): ${tail(await runtime.logs(id, 20))}`);
     await runtime.remove(id);
+    // Files written by the engine's tools rather than its server (e.g. mariadb-install-db's) follow the
+    // container's umask of 022: take group and other access away before the version is sealed.
+    await deps.files.makeOwnerOnly(dir, { recursive: true });
     return plan.database;
   };
 }

@@ -7,7 +7,7 @@ import { assertTemplateName, schemaVariantOf } from '../domain/names.js';
 import type { EngineName, TemplateVersion } from '../domain/types.js';
 import { newPassword, newVersionId } from '../lib/ids.js';
 import { formatMs } from '../lib/retry.js';
-import type { Clock, DumpSource, Engines, HostFiles, ImportProgress, Importer, Logger, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
+import type { Clock, DiskGuard, DumpSource, Engines, HostFiles, ImportProgress, Importer, Logger, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
 import type { Dump } from '../domain/dumps.js';
 import { createLoader } from './import-load.js';
 import { createSchemaVariantCutter } from './import-variant.js';
@@ -31,6 +31,10 @@ export interface ImporterDeps {
   home: string;
   telemetry: Pick<Telemetry, 'imported'>;
   log: Logger;
+  /** what each import container may use */
+  limits: { memoryBytes: number; cpus: number; pidsLimit: number };
+  /** refuses imports while the pool is below its reserve */
+  disk: Pick<DiskGuard, 'assertRoom'>;
 }
 
 export function createImporter(deps: ImporterDeps): Importer {
@@ -125,6 +129,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       const current = running.get(template);
       if (current) return current;
       const dump = await deps.dumps.find(template);
+      await deps.disk.assertRoom(`an import of ${template}`);
       const image = deps.images[dump.engine];
       await runtime.ping();
       if (!(await runtime.imageExists(image))) {

@@ -24,6 +24,30 @@ export interface ProvisionDeps {
   network: 'bridge' | 'host';
   probeHost: string;
   readyTimeoutMs: number;
+  safety: InstanceSafety;
+}
+
+/** How an instance's container and clone are held in (see docs/security-host.md). */
+export interface InstanceSafety {
+  /** the isolated Docker network that bridge-mode instances join; null: Docker's default bridge */
+  dockerNetwork: string | null;
+  /** most processes (threads count) a server may run */
+  pidsLimit: number;
+  /** bytes a clone may write; 0: no limit (or the pool cannot enforce one) */
+  diskLimitBytes: number;
+  /** host folder with server.crt and server.key readable by an engine's user (`uid:gid`), or null: no TLS */
+  tlsDir(engineUser: string): string | null;
+}
+
+/** Where the TLS folder is mounted in a container. */
+export const TLS_MOUNT = '/etc/myaas/tls';
+
+/** The container holds its server in: read-only root, tmpfs where the engine writes, no capabilities. */
+export function confinement(engine: Engine, memoryBytes: number, pidsLimit: number): ContainerSpec['confine'] {
+  // tmpfs pages count against the container's memory limit, so a full /tmp hurts only this container.
+  const size = Math.max(16 << 20, Math.floor(memoryBytes / 4));
+  const tmpfs = Object.fromEntries(engine.scratchDirs.map((d) => [d, `rw,noexec,nosuid,nodev,mode=1777,size=${size}`]));
+  return { tmpfs, pidsLimit };
 }
 
 /** Runs one named step, logging "<doing>…" and then "<done>" with its duration. */
@@ -103,22 +127,30 @@ export async function provision(
   }
   const t1 = clock.now();
   let containerId: string | null = null;
+  // The limit is set while the container starts (a few btrfs commands, as slow as the start itself);
+  // nobody holds the instance's credentials before it is ready, and it is not ready before this ends.
+  const limiting = !opts.keepClone && deps.safety.diskLimitBytes > 0 ? deps.storage.limit(clone, deps.safety.diskLimitBytes) : Promise.resolve();
+  limiting.catch(() => undefined);
   try {
     const host = deps.network === 'host';
     // Host networking has no Docker-chosen port: the instance keeps its port, or gets a free one now.
     const listen = host ? { address: deps.publishIp, port: inst.port ?? (await deps.net.freePort(deps.publishIp)) } : undefined;
+    const tlsDir = deps.safety.tlsDir(engine.user);
     const spec: ContainerSpec = {
       name: `myaas-${inst.id}`,
       image: version.image,
-      cmd: engine.serverCommand('instance', '/tmp', listen),
+      cmd: engine.serverCommand('instance', '/tmp', listen, tlsDir ? TLS_MOUNT : undefined),
       network: deps.network,
+      dockerNetwork: host ? undefined : deps.safety.dockerNetwork ?? undefined,
       user: engine.user,
+      env: [...engine.env],
       labels: instanceLabels(deps.home, inst, version),
-      binds: [{ host: clone, container: engine.dataDir }],
+      binds: [{ host: clone, container: engine.dataDir }, ...(tlsDir ? [{ host: tlsDir, container: TLS_MOUNT, readOnly: true }] : [])],
       publish: { containerPort: engine.port, hostPort: inst.port ?? 0, hostIp: deps.publishIp },
       memoryBytes: deps.memoryBytes,
       nanoCpus: Math.round(deps.cpus * 1e9),
       shmBytes: 128 * 1024 * 1024,
+      confine: confinement(engine, deps.memoryBytes, deps.safety.pidsLimit),
     };
     const started = await step(log, clock, 'starting container', 'container started', () =>
       deps.runtime.start(spec).catch(async (e) => {
@@ -152,12 +184,15 @@ export async function provision(
       if (info && !info.running) log.warn({ output: tail(await deps.runtime.logs(containerId, 15)) }, 'the server exited while starting');
       throw new AppError('timeout', `${messageOf(e)}${info && !info.running ? `; the server exited (exit code ${info.exitCode ?? '?'}): the controller's log has its output` : ''}`);
     }
+    await limiting;
     return {
       port,
       containerId,
       timings: { cloneMs: t1 - t0, startMs: t2 - t1, rotateMs: secured.rotateMs, probeMs: secured.probeMs, totalMs: clock.now() - t0 },
     };
   } catch (e) {
+    // Let the limit's commands finish before the clone goes, so none of them acts on a deleted volume.
+    await limiting.catch(() => undefined);
     if (opts.keepClone) await deps.runtime.removeAll(instanceSelector(deps.home, inst.id)).catch(() => undefined);
     else await teardown(deps, inst.id).catch(() => undefined);
     throw e;

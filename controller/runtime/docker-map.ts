@@ -29,8 +29,27 @@ export function createOptions(spec: ContainerSpec, port: string | null): Docker.
         ? { [port]: [{ HostIp: spec.publish?.hostIp ?? '', HostPort: hostPort ? String(hostPort) : '' }] }
         : undefined,
       RestartPolicy: { Name: 'no' },
-      ...(spec.network === 'host' ? { NetworkMode: 'host' } : {}),
+      ...networkMode(spec),
+      ...confinement(spec),
+      // A server told to log every statement must not fill the disk Docker keeps its logs on.
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },
+  };
+}
+
+function networkMode(spec: ContainerSpec): Docker.HostConfig {
+  if (spec.network === 'host' || spec.network === 'none') return { NetworkMode: spec.network };
+  return spec.dockerNetwork ? { NetworkMode: spec.dockerNetwork } : {};
+}
+
+function confinement(spec: ContainerSpec): Docker.HostConfig {
+  if (!spec.confine) return {};
+  return {
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+    ReadonlyRootfs: true,
+    Tmpfs: spec.confine.tmpfs,
+    PidsLimit: spec.confine.pidsLimit,
   };
 }
 

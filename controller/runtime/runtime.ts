@@ -15,13 +15,31 @@ export interface ContainerSpec {
   env?: string[];
   labels: Record<string, string>;
   binds: Bind[];
-  /** `host`: the container shares the host's network (no namespace, no published port); default bridge */
-  network?: 'bridge' | 'host';
+  /**
+   * `bridge` (default): its own network namespace on `dockerNetwork` (Docker's default bridge when
+   * absent); `host`: the host's network (no namespace, no published port); `none`: loopback only.
+   */
+  network?: 'bridge' | 'host' | 'none';
+  /** the Docker network a bridge-mode container joins */
+  dockerNetwork?: string;
+  /** holds the process in: see Confinement */
+  confine?: Confinement;
   /** container port to publish; hostPort 0 or absent lets Docker choose (bridge only) */
   publish?: { containerPort: number; hostPort?: number; hostIp?: string };
   memoryBytes?: number;
   nanoCpus?: number;
   shmBytes?: number;
+}
+
+/**
+ * What a database server (or whoever it lets run programs, e.g. PostgreSQL's COPY … FROM PROGRAM)
+ * may do in its container: no capabilities at all, no gaining privileges through set-uid programs,
+ * a read-only root filesystem with small tmpfs mounts where the server writes, and a cap on processes.
+ */
+export interface Confinement {
+  /** mount point → tmpfs options, e.g. { '/tmp': 'size=64m' } */
+  tmpfs: Record<string, string>;
+  pidsLimit: number;
 }
 
 export interface ContainerInfo {

@@ -125,3 +125,9 @@ export async function volumeSize(p: string): Promise<number> {
     throw storageFailure(`measuring ${p}`, e, 'check that the volume exists');
   }
 }
+
+/** Size of the filesystem holding `p` and the bytes still free for new data (what statfs reports as available). */
+export async function volumeSpace(p: string): Promise<{ totalBytes: number; freeBytes: number }> {
+  const st = await statfs(p);
+  return { totalBytes: st.blocks * st.bsize, freeBytes: st.bavail * st.bsize };
+}

@@ -2,9 +2,10 @@
 // only in cp's --reflink mode, so both are built here.
 import { mkdir, rm } from 'node:fs/promises';
 import type { CommandRunner } from '../domain/command.js';
+import { AppError } from '../domain/errors.js';
 import type { StorageName } from '../domain/types.js';
 import type { Storage } from './storage.js';
-import { volumeExists, volumeSize, assertAbsent, assertVolumePath, lstatOrNull, storageFailure, walk } from './common.js';
+import { volumeExists, volumeSize, volumeSpace, assertAbsent, assertVolumePath, lstatOrNull, storageFailure, walk } from './common.js';
 import { unsharedBytes } from './usage.js';
 
 // Keeps each chattr argv well below the kernel's limits (ARG_MAX, and 128 KiB per argument).
@@ -122,5 +123,16 @@ export function createTreeStorage(runner: CommandRunner, opts: TreeOptions): Sto
     size: volumeSize,
     // A plain copy shares nothing with its template.
     ownBytes: (p) => (opts.reflink === 'always' ? unsharedBytes(runner, assertVolumePath(p)) : volumeSize(p)),
+    space: volumeSpace,
+    // XFS has project quotas, but a reflink clone's files are charged in full (shared blocks too), so a
+    // limit would have to be the template's size plus the allowance, and kernels built without
+    // CONFIG_XFS_QUOTA (as on our test machines) refuse the prjquota mount option altogether.
+    enableLimits: async () => ({
+      mode: 'none' as const,
+      why: `the ${opts.name} driver cannot limit a clone's size; put MYAAS_DATA_DIR on btrfs for per-instance limits`,
+    }),
+    async limit(p: string) {
+      throw new AppError('storage_unavailable', `the ${opts.name} driver cannot limit ${p}; this is a bug in the caller (limits were not enabled)`);
+    },
   };
 }

@@ -46,7 +46,8 @@ export async function spawnController(dataDir: string, port: number, env: Record
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 60_000;
+  // tsx compiles the whole controller at start: on a busy 2-core machine that can take a while.
+  const deadline = Date.now() + 180_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`controller exited at start (code ${child.exitCode}):\n${out}`);
     try {
@@ -54,7 +55,7 @@ export async function spawnController(dataDir: string, port: number, env: Record
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`controller did not start within 60 s:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`controller did not start within 180 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

@@ -110,7 +110,7 @@ describe('docker runtime', () => {
     expect(listed[0]?.labels['myaas.test']).toBe('runtime');
 
     const byName = await runtime.inspect(s.name);
-    expect(byName).toEqual({ id, name: s.name, labels: s.labels, running: true, hostPort, exitCode: null });
+    expect(byName).toEqual({ id, name: s.name, labels: s.labels, running: true, hostPort, exitCode: null, oomKilled: false });
 
     const mem = await runtime.memoryUsage(id);
     expect(typeof mem).toBe('number');

@@ -71,6 +71,8 @@ describe('metrics exposition', () => {
       myaas_pool_size_bytes: 'gauge',
       myaas_pool_used_bytes: 'gauge',
       myaas_pool_free_bytes: 'gauge',
+      myaas_pool_reserve_bytes: 'gauge',
+      myaas_instance_disk_limit_bytes: 'gauge',
       myaas_instances: 'gauge',
       myaas_warm_pool_instances: 'gauge',
       myaas_template_versions: 'gauge',

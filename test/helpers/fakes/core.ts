@@ -3,6 +3,7 @@
 import type { InstanceService, Reconciler, Telemetry, TemplateService, WarmPool } from '../../../controller/app/ports.js';
 import { createInstanceService } from '../../../controller/app/instances.js';
 import { createTemplateService } from '../../../controller/app/templates.js';
+import { createDiskGuard } from '../../../controller/app/disk.js';
 import { createPaths } from '../../../controller/domain/layout.js';
 import type { EngineName, ProvisionTimings, TemplateVersion } from '../../../controller/domain/types.js';
 import { createEmitter } from '../../../controller/lib/emitter.js';
@@ -42,7 +43,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean; diskLimitBytes?: number } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -66,13 +67,18 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
     webhook: record('webhook'), githubError: record('githubError'),
   };
   const common = { store, storage: world.storage, runtime: world.runtime, engines, paths, clock, home: DATA, telemetry, log };
-  const importer = createImporter({ ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000, schemaVariants: opts.schemaVariants ?? false });
+  const disk = createDiskGuard({ storage: world.storage, dataDir: DATA, reserve: { percent: 10 }, limit: { bytes: opts.diskLimitBytes ?? 0, quota: 'squota' } });
+  const importer = createImporter({
+    ...common, files: world.files, dumps: world.dumps, images: { postgres: 'pg:15', mariadb: 'my:10' }, jobs: 2, timeoutMs: 3600_000,
+    schemaVariants: opts.schemaVariants ?? false, limits: { memoryBytes: 2 << 30, cpus: 2, pidsLimit: 512 }, disk,
+  });
   const handovers = createHandoverBook();
   const reconciler = createReconciler({
     ...common, importer, changes, handovers, net: world.net,
     portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
     probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency, retryAttempts: opts.retryAttempts ?? 3,
     capacity: { max: opts.maxInstances ?? 100, perRepo: opts.maxPerRepo ?? 25 },
+    safety: { dockerNetwork: 'myaas', pidsLimit: 512, diskLimitBytes: opts.diskLimitBytes ?? 0, tlsDir: () => `${DATA}/tls/999-999` },
   });
   const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, maxInstances: opts.maxInstances ?? 100, probeHost: '127.0.0.1', log });
   importer.onFinished((template) => {
@@ -83,7 +89,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test', probeHost: '127.0.0.1',
     lifetimes: { pull: 7 * 86400, idle: opts.idleTtl ?? 0, run: 3 * 3600, api: 3600, max: 86400 },
-    portRange: opts.portRange ?? null,
+    portRange: opts.portRange ?? null, disk,
   });
   const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });
   world.runtime.watch({ 'myaas.home': DATA }, (e) => reconciler.observe(e));

@@ -23,6 +23,8 @@ export interface Volume {
   sealed: boolean;
   /** the admin password the datadir's server accepts */
   password: string | null;
+  /** bytes it may take (Storage.limit) */
+  limitBytes?: number;
 }
 
 export interface Container {
@@ -69,6 +71,8 @@ export interface World {
     deadServers: Set<string>;
   };
   storage: Storage;
+  /** what Storage.space reports for the pool */
+  pool: { totalBytes: number; freeBytes: number };
   runtime: Runtime;
   engine(name: EngineName): Engine;
   files: HostFiles & { written: Map<string, string> };
@@ -101,6 +105,7 @@ export function createWorld(): World {
   const tick = () => Promise.resolve();
 
   const serverAt = (port: number) => [...containers.values()].find((c) => c.running && c.hostPort === port);
+  const pool = { totalBytes: 100 * 2 ** 30, freeBytes: 80 * 2 ** 30 };
 
   const storage: Storage = {
     name: 'btrfs',
@@ -138,6 +143,18 @@ export function createWorld(): World {
     async ownBytes(p) {
       await tick();
       return volumes.get(p)?.sealed ? 1234 : 56;
+    },
+    async space() {
+      await tick();
+      return { ...pool };
+    },
+    enableLimits: async () => ({ mode: 'squota' }),
+    async limit(p, bytes) {
+      await tick();
+      const v = volumes.get(p);
+      if (!v) throw new AppError('storage_unavailable', `no volume ${p}`);
+      v.limitBytes = bytes;
+      events.push(`limit ${p} ${bytes}`);
     },
   };
 
@@ -259,6 +276,8 @@ export function createWorld(): World {
       adminUser: name === 'postgres' ? 'postgres' : 'root',
       dumpExtensions: ['.sql'],
       stopSignal: 'SIGINT',
+      scratchDirs: ['/tmp'],
+      env: [],
       stagingFiles: (pw) => ({ pwfile: `${pw}\n` }),
       initCommand: () => ['init'],
       configFiles: () => ({ 'server.conf': 'x=1\n' }),
@@ -324,6 +343,7 @@ export function createWorld(): World {
       const used = volumes.size * 1234;
       return { totalBytes: 1 << 30, usedBytes: used, freeBytes: (1 << 30) - used };
     },
+    async makeOwnerOnly() {},
   };
 
   const dumpList: Dump[] = [];
@@ -366,5 +386,5 @@ export function createWorld(): World {
     emit({ kind: 'died', containerId: id, labels: { ...c.spec.labels } });
   };
 
-  return { volumes, containers, events, faults, storage, runtime, engine, files, dumps, net, serverAt, kill, emit };
+  return { volumes, containers, events, faults, storage, pool, runtime, engine, files, dumps, net, serverAt, kill, emit };
 }

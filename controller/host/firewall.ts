@@ -1,0 +1,73 @@
+// Host firewall rules that finish what the isolated Docker network starts (runtime/networks.ts).
+// With inter-container traffic off, an instance still reaches (a) the host itself on the bridge's
+// gateway address, and so every published port of every other instance through Docker's userland
+// proxy, and (b) any network the host routes to, even without NAT. Two rules close both for
+// connections the instance opens; replies to connections made to it (clients on published ports,
+// the controller's probes) pass as ESTABLISHED. Checked and added at every start (a reboot flushes
+// iptables), never duplicated.
+import { access } from 'node:fs/promises';
+import type { CommandRunner } from '../domain/command.js';
+import { AppError, messageOf } from '../domain/errors.js';
+
+const IFACE = /^[a-zA-Z0-9_.-]{1,15}$/;
+const COMMENT = ['-m', 'comment', '--comment', 'myaas: instances may not open connections'];
+
+/** [chain, rule…] for the bridge `bridge`, in the filter table. */
+export function isolationRules(bridge: string): string[][] {
+  if (!IFACE.test(bridge)) throw new AppError('internal', `refusing firewall rules for interface ${JSON.stringify(bridge)}`);
+  const notReply = ['-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED'];
+  return [
+    // To the host: its own services and every port Docker publishes (including other instances').
+    ['INPUT', '-i', bridge, ...notReply, ...COMMENT, '-j', 'REJECT'],
+    // Through the host: other networks, other bridges, the internet. DOCKER-USER is Docker's place
+    // for rules of its users, consulted before its own FORWARD rules and kept when Docker restarts.
+    ['DOCKER-USER', '-i', bridge, '!', '-o', bridge, ...notReply, ...COMMENT, '-j', 'REJECT'],
+  ];
+}
+
+export interface Firewall {
+  /** Makes sure the isolation rules for `bridge` are in place (and drops ours of bridges that are gone). */
+  isolate(bridge: string): Promise<void>;
+  /** Removes them (for tests that made their own network). */
+  release(bridge: string): Promise<void>;
+}
+
+export function createIptablesFirewall(runner: CommandRunner): Firewall {
+  const iptables = (args: string[]) => runner.run('iptables', ['-w', '5', ...args]);
+
+  async function release(bridge: string): Promise<void> {
+    for (const [chain, ...rule] of isolationRules(bridge)) {
+      // -D removes one copy per call; stop when none is left.
+      for (let i = 0; i < 10; i++) if (!(await iptables(['-D', chain, ...rule]).then(() => true, () => false))) break;
+    }
+  }
+
+  /** Our rules whose bridge no longer exists (its network was removed): harmless, but they pile up. */
+  async function tidy(): Promise<void> {
+    const { stdout } = await iptables(['-S', 'INPUT']);
+    const bridges = new Set([...stdout.matchAll(/^-A INPUT -i (\S+) .*myaas: instances may not open connections/gm)].map((m) => m[1]));
+    for (const b of bridges) {
+      if (IFACE.test(b) && !(await access(`/sys/class/net/${b}`).then(() => true, () => false))) await release(b);
+    }
+  }
+
+  return {
+    release,
+    async isolate(bridge) {
+      await tidy().catch(() => undefined);
+      for (const [chain, ...rule] of isolationRules(bridge)) {
+        const present = await iptables(['-C', chain, ...rule]).then(() => true, () => false);
+        if (present) continue;
+        try {
+          await iptables(['-I', chain, '1', ...rule]);
+        } catch (e) {
+          throw new AppError(
+            'internal',
+            `cannot add the firewall rule that keeps instances from opening connections (iptables -I ${chain} … on ${bridge}): ${messageOf(e)}; ` +
+              'run the controller as root on a host with iptables (Docker needs it too), or set MYAAS_NETWORK=host knowing that instances are then not isolated',
+          );
+        }
+      }
+    },
+  };
+}
