@@ -36,11 +36,32 @@ export function parseRepoPins(s: string | undefined): Record<string, number> {
   return out;
 }
 
-function repoEntries(s: string | undefined): Array<[string, string[], number | null]> {
+/** `owner/repo=chinook@v20261121t083015-k3x9+billing`: templates may name the version its pull requests get. */
+export function parseRepoVersionPins(s: string | undefined): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [repo, , , pins] of repoEntries(s)) if (Object.keys(pins).length) out[repo] = pins;
+  return out;
+}
+
+// A template as MYAAS_GITHUB_REPOS names it: `chinook`, `chinook:schema`, either pinned to a version `@v…`.
+const TEMPLATE_SPEC = /^([a-z0-9][a-z0-9_-]{0,47})(:schema)?(?:@(v[a-z0-9-]{1,40}))?$/;
+
+function repoEntries(s: string | undefined): Array<[string, string[], number | null, Record<string, string>]> {
   return list(s).map((item) => {
-    const m = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)(?:@([0-9]+))?=([a-z0-9_+-]+)$/.exec(item);
-    if (!m) throw new Error(`MYAAS_GITHUB_REPOS entry ${JSON.stringify(item)} is not owner/repo[@repository-id]=template[+template…]`);
-    return [m[1].toLowerCase(), m[3].split('+').filter(Boolean), m[2] ? Number(m[2]) : null];
+    const m = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)(?:@([0-9]+))?=([a-z0-9_+:@-]+)$/.exec(item);
+    const bad = () => new Error(`MYAAS_GITHUB_REPOS entry ${JSON.stringify(item)} is not owner/repo[@repository-id]=template[:schema][@version][+template…]`);
+    if (!m) throw bad();
+    const templates: string[] = [];
+    const pins: Record<string, string> = {};
+    for (const spec of m[3].split('+').filter(Boolean)) {
+      const t = TEMPLATE_SPEC.exec(spec);
+      if (!t) throw bad();
+      // The schema-only variant is kept as `<template>.schema` (see domain/names.ts).
+      const name = t[2] ? `${t[1]}.schema` : t[1];
+      templates.push(name);
+      if (t[3]) pins[name] = t[3];
+    }
+    return [m[1].toLowerCase(), templates, m[2] ? Number(m[2]) : null, pins];
   });
 }
 
@@ -194,6 +215,8 @@ function toConfig(e: z.infer<typeof schema>) {
       webUrl: (e.MYAAS_GITHUB_WEB_URL ?? githubWebUrl(e.MYAAS_GITHUB_API_URL)).replace(/\/+$/, ''),
       repos: parseRepos(e.MYAAS_GITHUB_REPOS),
       repoPins: parseRepoPins(e.MYAAS_GITHUB_REPOS),
+      /** per repository, templates whose pull-request instances are pinned to a version (`template@version`) */
+      versionPins: parseRepoVersionPins(e.MYAAS_GITHUB_REPOS),
       /** a pull request's instances expire this long after the pull request was last seen (a lost "closed") */
       prTtlSeconds: parseDuration(e.MYAAS_GITHUB_PR_TTL),
       /** a pull request's instances expire this long after its last push (0: off); `/myaas protect` pins them */

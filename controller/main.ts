@@ -138,7 +138,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const closers: Array<() => void> = [];
   const gate = createRepositoryGate({ repos: gh.repos, pins: gh.repoPins, allowForks: gh.allowForks, store, clock, log });
   const pullRequests = createPullRequestHandler({
-    instances, repos: gh.repos, gate, pulls: store, clock, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log,
+    instances, repos: gh.repos, versionPins: gh.versionPins, gate, pulls: store, clock, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log,
   });
   const tasks: ScheduledTask[] = [
     { name: 'reconcile sweep', run: sweep, everyMs: config.reconcileIntervalMs },
@@ -175,7 +175,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const oidc = createOidcVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, jwksUrl: config.oidc.jwksUrl });
 
   const app = createApp({
-    api: { instances, templates, repos: gh.repos, gate },
+    api: { instances, templates, repos: gh.repos, versionPins: gh.versionPins, gate },
     auth: createAuth({ apiTokens: config.apiTokens, metricsTokens: config.metricsTokens, oidc, gate }),
     webhooks,
     metrics: () => metrics.expose(),

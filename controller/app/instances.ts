@@ -90,7 +90,9 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
     return { instance: i, dataAsOf: v?.readyAt ?? null, connection: connection(i, v?.database ?? null) };
   }
 
-  async function insert(rec: Pick<InstanceRecord, 'name' | 'owner' | 'template' | 'engine' | 'status' | 'expiresAt' | 'createdAt'>): Promise<{ instance: InstanceRecord; created: boolean }> {
+  async function insert(
+    rec: Pick<InstanceRecord, 'name' | 'owner' | 'template' | 'engine' | 'status' | 'expiresAt' | 'createdAt' | 'pinnedVersionId'>,
+  ): Promise<{ instance: InstanceRecord; created: boolean }> {
     const avoid: number[] = [];
     for (let attempt = 1; ; attempt++) {
       const port = deps.portRange ? pickPort(deps.portRange, await store.livePorts(), avoid) : null;
@@ -158,7 +160,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         // pool promises, rather than make every caller poll for it.
         return { instance: await service.waitSettled(warm.id, HANDOVER_WAIT_MS), created: true };
       }
-      return insert({ name, owner, template, engine, status: 'queued', expiresAt, createdAt: now });
+      return insert({ name, owner, template, engine, status: 'queued', expiresAt, createdAt: now, pinnedVersionId: req.pinnedVersionId ?? null });
     },
     get: mustGet,
     async list(filter = {}) {

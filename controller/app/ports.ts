@@ -135,6 +135,8 @@ export interface CreateRequest {
    * included; a repository's token only for up to MYAAS_MAX_TTL.
    */
   trusted?: boolean;
+  /** the template version to clone (and reset to) instead of the latest */
+  pinnedVersionId?: string;
 }
 
 export interface InstanceService {

@@ -42,6 +42,8 @@ export interface PullRequestHandlerDeps {
   instances: Pick<InstanceService, 'create' | 'destroyOwner' | 'resetOwner' | 'refreshLifetime'>;
   /** `owner/repo` (lowercase) → templates each of its pull requests gets */
   repos: Record<string, string[]>;
+  /** `owner/repo` → template → the version its pull requests get instead of the latest */
+  versionPins?: Record<string, Record<string, string>>;
   gate: Pick<RepositoryGate, 'admit'>;
   pulls: Pick<GitHubStore, 'getPullRequest' | 'savePullRequest'>;
   clock: Clock;
@@ -93,7 +95,8 @@ export function createPullRequestHandler(deps: PullRequestHandlerDeps): PullRequ
     const failures: string[] = [];
     for (const template of templates) {
       try {
-        if ((await deps.instances.create({ owner: key, template })).created) created++;
+        const pinnedVersionId = key.kind === 'pull' ? deps.versionPins?.[key.repo]?.[template] : undefined;
+        if ((await deps.instances.create({ owner: key, template, pinnedVersionId })).created) created++;
       } catch (err) {
         failures.push(`${template}: ${messageOf(err)}`);
       }

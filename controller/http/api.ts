@@ -18,6 +18,8 @@ export interface ApiDeps {
   instances: InstanceService;
   templates: TemplateService;
   repos: Record<string, string[]>;
+  /** `owner/repo` → template → the version its instances get (MYAAS_GITHUB_REPOS `template@version`) */
+  versionPins?: Record<string, Record<string, string>>;
   /** forks and pinned repository ids */
   gate: Pick<RepositoryGate, 'admitPullRequest' | 'forget'>;
   maxWaitSeconds?: number;
@@ -123,7 +125,9 @@ export function createApi(deps: ApiDeps) {
     } catch (e) {
       throw new AppError('bad_request', (e as Error).message);
     }
-    const r = await deps.instances.create({ owner, template, name: body.name, ttlSeconds, trusted: p.kind === 'admin' });
+    const repo = owner.kind === 'pull' || owner.kind === 'run' ? owner.repo : null;
+    const pinnedVersionId = p.kind === 'oidc' && repo ? deps.versionPins?.[repo]?.[template] : undefined;
+    const r = await deps.instances.create({ owner, template, name: body.name, ttlSeconds, trusted: p.kind === 'admin', pinnedVersionId });
     const i = await settle(c, r.instance);
     const dto: CreateInstanceResponse = { ...(await withConnection(i)), created: r.created };
     return c.json(dto, r.created ? 201 : 200);

@@ -33,6 +33,12 @@ describe('config', () => {
     expect(c.github.repos).toEqual({ 'octo/app': ['chinook', 'billing'], 'octo/site': ['chinook'] });
     expect(c.apiTokens).toEqual(['a', 'b']);
   });
+  it('reads template versions and schema-only variants pinned per repository', () => {
+    const c = loadConfig({ MYAAS_GITHUB_REPOS: 'octo/app=chinook@v20261121t083015-k3x9+billing:schema' });
+    expect(c.github.repos).toEqual({ 'octo/app': ['chinook', 'billing.schema'] });
+    expect(c.github.versionPins).toEqual({ 'octo/app': { chinook: 'v20261121t083015-k3x9' } });
+    expect(() => loadConfig({ MYAAS_GITHUB_REPOS: 'octo/app=chinook@latest!' })).toThrow(/template\[:schema\]\[@version\]/);
+  });
   it('reads repository ids pinned in MYAAS_GITHUB_REPOS', () => {
     const c = loadConfig({ MYAAS_GITHUB_REPOS: 'octo/app@1296269=chinook,octo/site=chinook', MYAAS_PUBLIC_URL: 'https://db.example.com/' });
     expect(c.github.repos).toEqual({ 'octo/app': ['chinook'], 'octo/site': ['chinook'] });
