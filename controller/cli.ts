@@ -20,6 +20,8 @@ const USAGE = `usage: myaas <command> [options]
   url <id>                      print an instance's connection URL
   reset <id> [--wait [s]]       back to the latest template version, same port and credentials
   rm <id> [--wait [s]]          destroy an instance
+  volume-plugin                 serve Docker's volume plugin protocol on MYAAS_VOLUME_SOCKET: volumes
+                                that are clones of template versions on MYAAS_DATA_DIR (docs/many-hosts.md)
 
 Commands other than serve and import talk to MYAAS_URL (default http://localhost:5001) with MYAAS_TOKEN.`;
 
@@ -137,6 +139,17 @@ async function main(argv: string[]) {
     case 'serve': {
       await serveController(config, createLogger(config.logLevel));
       return;
+    }
+    case 'volume-plugin': {
+      // A node's volume driver (docs/many-hosts.md); runs until SIGTERM or SIGINT.
+      const { createCommandRunner, resolveStorage } = await import('./storage/index.js');
+      const { createVolumePlugin } = await import('./volume/index.js');
+      const runner = createCommandRunner();
+      const storage = await resolveStorage(config.storage, config.dataDir, runner);
+      const plugin = createVolumePlugin({ storage, runner, dataDir: config.dataDir, socketPath: config.volumeSocket, log: createLogger(config.logLevel) });
+      await plugin.start();
+      await new Promise((resolve) => (process.once('SIGTERM', resolve), process.once('SIGINT', resolve)));
+      return plugin.close();
     }
     case 'import':
       return (await client.reachable()) ? importRemote(client, positionals) : importLocal(config, positionals);

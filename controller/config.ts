@@ -73,6 +73,8 @@ const schema = z.object({
   MYAAS_OIDC_ISSUER: z.string().url().default('https://token.actions.githubusercontent.com'),
   MYAAS_OIDC_AUDIENCE: z.string().default('myaas'),
   MYAAS_OIDC_JWKS_URL: z.string().url().optional(),
+  // many hosts (docs/many-hosts.md): where `myaas volume-plugin` listens; the file name is the driver name
+  MYAAS_VOLUME_SOCKET: z.string().default('/run/docker/plugins/myaas.sock'),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -120,6 +122,7 @@ function toConfig(e: z.infer<typeof schema>) {
       commentPassword: e.MYAAS_GITHUB_COMMENT_PASSWORD === 'true',
       sweepIntervalMs: parseDuration(e.MYAAS_GITHUB_SWEEP_INTERVAL) * 1000,
     },
+    volumeSocket: e.MYAAS_VOLUME_SOCKET,
     oidc: {
       issuer: e.MYAAS_OIDC_ISSUER.replace(/\/+$/, ''),
       audience: e.MYAAS_OIDC_AUDIENCE,
