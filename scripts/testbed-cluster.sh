@@ -281,8 +281,13 @@ up() {
     start_daemon "$k" "$DR/node$k"
   done
   for k in $(seq 1 "$n"); do wait_daemon "$k"; done
+  # Plugins before the Swarm: a daemon learns of a legacy plugin only when it first looks for one
+  # (`volume ls` looks for all), and Swarm places a task with a myaas volume only on nodes whose
+  # description lists the plugin; a node describes itself when it joins, later only every ~20 s.
+  if [ "$PLUGINS" = 1 ]; then
+    for k in $(seq 1 "$n"); do plugin_start "$k"; dk "$k" volume ls -q >/dev/null; done
+  fi
   make_swarm "$n"
-  if [ "$PLUGINS" = 1 ]; then for k in $(seq 1 "$n"); do plugin_start "$k"; done; fi
   trap - EXIT
   echo "$n" >"$RUN/nodes"
   say "up: $n nodes in $((SECONDS - t0)) s"

@@ -122,11 +122,11 @@ export async function shipEverywhere(from: PoolAccess, nodes: ClusterNode[], v: 
 }
 
 /** Rotates the sealed admin secret to a fresh password and probes with it, as the reconciler does; returns the password. */
-export async function readyCheck(v: TemplateVersion, host: string, port: number, ms = 60_000): Promise<string> {
+export async function readyCheck(v: TemplateVersion, host: string, port: number, opts: { current?: string; ms?: number } = {}): Promise<string> {
   const password = randomBytes(18).toString('base64url');
   const engine = createEngine(v.engine);
-  const deadline = Date.now() + ms;
-  const conn = { host, port, user: engine.adminUser, password: v.adminPassword, database: v.database ?? '' };
+  const deadline = Date.now() + (opts.ms ?? 60_000);
+  const conn = { host, port, user: engine.adminUser, password: opts.current ?? v.adminPassword, database: v.database ?? '' };
   await engine.rotatePassword(conn, password, deadline);
   await engine.probe({ ...conn, password }, deadline);
   return password;
