@@ -239,7 +239,7 @@ export function createBtrfsShipper(): TemplateShipper {
     for (const name of left) {
       const p = `${staging}/${name}`;
       // A received subvolume is read-only when complete; clear that so it can go.
-      await to.run('btrfs', ['property', 'set', '-ts', p, 'ro', 'false']).catch(() => undefined);
+      await to.run('btrfs', ['property', 'set', '-f', '-ts', p, 'ro', 'false']).catch(() => undefined);
       await to.run('btrfs', ['subvolume', 'delete', p]).catch(() => to.run('rm', ['-rf', '--', p]));
     }
     await to.run('rmdir', [staging]).catch(() => undefined);

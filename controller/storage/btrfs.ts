@@ -70,8 +70,10 @@ export function createBtrfsStorage(runner: CommandRunner): Storage {
           return;
         }
         // Root may delete a read-only subvolume as it is, but a controller running unprivileged on a
-        // pool mounted with user_subvol_rm_allowed may not (EPERM): clear ro first for both.
-        if (await isReadOnly(p)) await btrfs(['property', 'set', '-ts', p, 'ro', 'false']);
+        // pool mounted with user_subvol_rm_allowed may not (EPERM): clear ro first for both. -f: a
+        // version shipped here by btrfs receive has a received UUID, which btrfs keeps from being
+        // made writable unless forced; it is about to go, so its UUID no longer matters.
+        if (await isReadOnly(p)) await btrfs(['property', 'set', '-f', '-ts', p, 'ro', 'false']);
         await btrfs(['subvolume', 'delete', p]);
       } catch (e) {
         throw storageFailure(`removing ${p}`, e, HINT);
