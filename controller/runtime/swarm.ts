@@ -6,13 +6,13 @@
 // node's own Docker engine, when `nodeHost` says how to reach it.
 import Docker from 'dockerode';
 import { AppError, isAppError } from '../domain/errors.js';
-import { createDockerRuntime } from './docker.js';
 import { demuxBuffer, endpoint } from './docker-map.js';
 import type { Runtime } from './runtime.js';
 import {
   currentTask, FINAL_STATES, hostPortOf, serviceSpec, toInfo, toNode,
   type SwarmContainerInfo, type SwarmNode, type SwarmSpec, type SwarmTask,
 } from './swarm-map.js';
+import { createImagePinner, createNodeAccess } from './swarm-node.js';
 import { sleep } from './wait.js';
 
 export type { SwarmContainerInfo, SwarmNode, SwarmSpec, VolumeMount } from './swarm-map.js';
@@ -40,7 +40,6 @@ export interface SwarmRuntime extends Runtime {
 }
 
 const POLL_MS = 20;
-const SERVICE_LABEL = 'com.docker.swarm.service.id';
 
 const statusOf = (e: unknown) => (e as { statusCode?: number } | null)?.statusCode;
 const messageOf = (e: unknown) => {
@@ -53,8 +52,8 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
   const docker = new Docker(options);
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const unplaceableMs = opts.unplaceableMs ?? 5_000;
-  const perNode = new Map<string, Runtime>();
-  const pinned = new Map<string, string>();
+  const nodes = createNodeAccess(opts.nodeHost);
+  const pinImage = createImagePinner(docker);
 
   function fail(e: unknown, doing: string): never {
     if (isAppError(e)) throw e;
@@ -93,43 +92,16 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     }
   }
 
-  /**
-   * A node's Swarm agent tries to pull a service's image by tag before every start, even when it has
-   * it; with no registry in reach that costs ~20 s. By digest (or by id, for an image that was never
-   * in a registry: loaded on every node) it starts at once with what the node has.
-   */
-  async function pinImage(image: string): Promise<string> {
-    if (/^sha256:[0-9a-f]{64}$/.test(image) || image.includes('@sha256:')) return image;
-    const known = pinned.get(image);
-    if (known) return known;
-    let info: Docker.ImageInspectInfo;
-    try {
-      info = await docker.getImage(image).inspect();
-    } catch (e) {
-      if (statusOf(e) === 404) {
-        throw new AppError('bad_request', `image ${image} is not on the Swarm manager: load it on every node (docker load) or push it to a registry the nodes reach`);
-      }
-      fail(e, `looking up image ${image}`);
-    }
-    const repo = image.replace(/:[^/:]+$/, '');
-    const digest = info.RepoDigests?.find((d) => d.startsWith(`${repo}@`));
-    const ref = digest ?? info.Id;
-    pinned.set(image, ref);
-    return ref;
-  }
-
   /** The runtime of the node that runs the service's task now, and the task's container id. */
   async function onNode(id: string): Promise<{ rt: Runtime; containerId: string }> {
     const task = currentTask(await tasksOf([id]));
     const containerId = task?.Status.State === 'running' ? task.Status.ContainerStatus?.ContainerID : undefined;
     if (!task || !containerId) throw new AppError('conflict', `service ${id} has no running task: start it (or wait for Swarm to place it) first`);
     const node = await nodeOf(task.NodeID);
-    const host = node && opts.nodeHost?.(node);
-    if (!node || !host) {
+    const rt = node && nodes.runtime(node);
+    if (!rt) {
       throw new AppError('docker_unavailable', `node ${node?.hostname ?? task.NodeID} runs service ${id} but its Docker engine cannot be reached from here: configure its endpoint`);
     }
-    let rt = perNode.get(host);
-    if (!rt) perNode.set(host, (rt = createDockerRuntime({ dockerHost: host })));
     return { rt, containerId };
   }
 
@@ -181,28 +153,34 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
   }
 
   /** After the service is gone: its containers leave each node, then its volumes can go too. */
+  /** After the service is gone: its volumes go from each node that ran one of its tasks. */
   async function removeVolumes(spec: any, tasks: SwarmTask[], serviceId: string): Promise<void> {
     const names: string[] = (spec?.TaskTemplate?.ContainerSpec?.Mounts ?? [])
       .filter((m: any) => m.Type === 'volume' && m.VolumeOptions?.DriverConfig?.Name)
       .map((m: any) => m.Source);
-    if (!names.length) return;
     for (const nodeId of new Set(tasks.map((t) => t.NodeID).filter((n): n is string => !!n))) {
       const node = await nodeOf(nodeId).catch(() => null);
-      const host = node && opts.nodeHost?.(node);
-      // An unreachable (e.g. lost) node keeps its clone until it is cleaned up on its return.
-      if (!host) continue;
-      const d = new Docker(endpoint(host).options);
-      const deadline = Date.now() + 30_000;
-      while ((await d.listContainers({ all: true, filters: { label: [`${SERVICE_LABEL}=${serviceId}`] } }).catch(() => [])).length > 0 && Date.now() < deadline) {
-        await sleep(POLL_MS);
-      }
-      for (const name of names) {
-        try {
-          await d.getVolume(name).remove();
-        } catch (e) {
-          if (statusOf(e) !== 404) fail(e, `removing volume ${name} on ${node!.hostname}`);
-        }
-      }
+      if (node) await nodes.removeVolumes(node, serviceId, names);
+    }
+  }
+
+  async function remove(id: string): Promise<void> {
+    const s = await serviceRaw(id);
+    if (!s) return;
+    const tasks = await tasksOf([s.ID]);
+    try {
+      await docker.getService(s.ID).remove();
+    } catch (e) {
+      if (statusOf(e) !== 404) fail(e, `removing service ${id}`);
+    }
+    await removeVolumes(s.Spec, tasks, s.ID);
+  }
+
+  async function listNodes(): Promise<SwarmNode[]> {
+    try {
+      return ((await docker.listNodes()) as any[]).map(toNode);
+    } catch (e) {
+      fail(e, 'listing nodes');
     }
   }
 
@@ -233,7 +211,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     async start(spec) {
       let id: string;
       try {
-        id = (await docker.createService(serviceSpec({ ...spec, image: await pinImage(spec.image) }))).id;
+        id = (await docker.createService(serviceSpec({ ...spec, image: await pinImage(spec.image).catch((e) => fail(e, `looking up image ${spec.image}`)) }))).id;
       } catch (e) {
         if (statusOf(e) === 409) {
           throw new AppError('conflict', `a service named ${spec.name} already exists: remove it (docker service rm ${spec.name}) or wait for the reconciler to clean it up`);
@@ -244,7 +222,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
       try {
         return await waitRunning(id, !!spec.publish && spec.network !== 'host');
       } catch (e) {
-        await this.remove(id).catch(() => undefined);
+        await remove(id).catch(() => undefined);
         throw e;
       }
     },
@@ -273,17 +251,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
       }
     },
 
-    async remove(id) {
-      const s = await serviceRaw(id);
-      if (!s) return;
-      const tasks = await tasksOf([s.ID]);
-      try {
-        await docker.getService(s.ID).remove();
-      } catch (e) {
-        if (statusOf(e) !== 404) fail(e, `removing service ${id}`);
-      }
-      await removeVolumes(s.Spec, tasks, s.ID);
-    },
+    remove,
 
     async list(labels) {
       let services: any[];
@@ -293,7 +261,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
         fail(e, 'listing services');
       }
       const tasks = await tasksOf(services.map((s) => s.ID));
-      const nodes = new Map((await this.nodes()).map((n) => [n.id, n]));
+      const nodes = new Map((await listNodes()).map((n) => [n.id, n]));
       return services.map((s) => {
         const t = currentTask(tasks.filter((x) => x.ServiceID === s.ID));
         return toInfo(s, t, (t?.NodeID && nodes.get(t.NodeID)) || null);
@@ -323,13 +291,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
       }
     },
 
-    async nodes() {
-      try {
-        return ((await docker.listNodes()) as any[]).map(toNode);
-      } catch (e) {
-        fail(e, 'listing nodes');
-      }
-    },
+    nodes: listNodes,
 
     async labelNode(nodeId, labels) {
       try {

@@ -31,7 +31,7 @@ export async function listenOnSocket(app: Hono, path: string): Promise<SocketSer
     await rm(path, { force: true });
   }
   const listener = getRequestListener(app.fetch);
-  const server = createServer((req, res) => {
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     // Docker's plugin client sends an empty Host header, from which no request URL can be built.
     if (!req.headers.host) req.headers.host = 'docker-plugin';
     void listener(req, res);

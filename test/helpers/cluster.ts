@@ -17,7 +17,8 @@ import { POOLS, requireDocker, requirePool } from './testbed.js';
 
 const run = promisify(execFile);
 export const SCRIPT = fileURLToPath(new URL('../../scripts/testbed-cluster.sh', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../bench/results/cluster/', import.meta.url));
+// Not in the repository: bench/work is ignored; docs/many-hosts.md quotes measured runs.
+const RESULTS = fileURLToPath(new URL('../../bench/work/cluster/', import.meta.url));
 
 export interface ClusterNode {
   k: number;
@@ -142,7 +143,7 @@ export const median = (xs: number[]) => {
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
 };
 
-/** Prints a comparison and keeps it in bench/results/cluster/<file>.json; never asserted on. */
+/** Prints a comparison and keeps it in bench/work/cluster/<file>.json; never asserted on. */
 export async function record(file: string, series: Series[], note: string): Promise<void> {
   const base = median(series[0].ms);
   const lines = series.map((s) => `  ${s.name.padEnd(48)} median ${median(s.ms).toFixed(0).padStart(6)} ms  ×${(median(s.ms) / base).toFixed(2)}  runs ${s.ms.map((x) => x.toFixed(0)).join(' ')}`);

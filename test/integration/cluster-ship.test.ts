@@ -128,7 +128,7 @@ describe('template shipping between btrfs pools', () => {
       await storage.remove(clone);
     }
     await record(
-      'ship',
+      `ship-scale${SCALE}`,
       [
         { name: `chinook full (${(sizes.chinook / 1e6).toFixed(0)} MB datadir)`, ms: [chinookMs] },
         { name: `pgbench scale ${SCALE} full (${(sizes.pgbench / 1e6).toFixed(0)} MB, stream ${(full.streamBytes / 1e6).toFixed(0)} MB)`, ms: [full.ms] },
