@@ -366,7 +366,13 @@ case "${1:-}" in
   daemon)
     require; node_arg "${3:-}"
     case "${2:-}" in
-      start) pid_alive "$RUN/node$3/docker.pid" dockerd >/dev/null || { start_daemon "$3" "$DR/node$3"; wait_daemon "$3"; } ;;
+      start)
+        if ! pid_alive "$RUN/node$3/docker.pid" dockerd >/dev/null; then
+          start_daemon "$3" "$DR/node$3"
+          wait_daemon "$3"
+          # As in `up`: the daemon must know the plugin for Swarm to place myaas volumes here.
+          pid_alive "$RUN/node$3/plugin.pid" volume-plugin >/dev/null && dk "$3" volume ls -q >/dev/null
+        fi ;;
       stop) stop_daemons "$3" ;;
       *) die "usage: $0 daemon start|stop K" ;;
     esac ;;
