@@ -45,13 +45,24 @@ export function createNodeAccess(nodeHost: ((node: SwarmNode) => string | null) 
       const deadline = Date.now() + GONE_MS;
       const left = () => d.listContainers({ all: true, filters: { label: [`${SERVICE_LABEL}=${serviceId}`] } }).catch(() => []);
       while ((await left()).length > 0 && Date.now() < deadline) await sleep(20);
+      const busyUntil = Date.now() + GONE_MS;
       for (const name of names) {
-        try {
-          await d.getVolume(name).remove();
-        } catch (e) {
-          const status = (e as { statusCode?: number } | null)?.statusCode;
-          if (status === 404) continue;
-          throw new AppError('internal', `removing volume ${name} on ${node.hostname} failed: ${e instanceof Error ? e.message : String(e)}; remove it there (docker volume rm ${name})`);
+        for (;;) {
+          try {
+            await d.getVolume(name).remove();
+            break;
+          } catch (e) {
+            const status = (e as { statusCode?: number } | null)?.statusCode;
+            if (status === 404) break;
+            const msg = e instanceof Error ? e.message : String(e);
+            // Docker drops a killed container from its list before it has unmounted the container's
+            // volumes (that happens when the exit is processed), so the volume is busy for a moment.
+            if (/in use|mounted by/i.test(msg) && Date.now() < busyUntil) {
+              await sleep(50);
+              continue;
+            }
+            throw new AppError('internal', `removing volume ${name} on ${node.hostname} failed: ${msg}; remove it there (docker volume rm ${name})`);
+          }
         }
       }
     },
