@@ -2,7 +2,7 @@
 // (`npm run lint:imports`). Lowest first: a module may import its own floor and the floors below.
 //   0 leaves   controller/domain/, contract.ts, config.ts, log.ts
 //   1 lib      controller/lib/ (generic helpers: retry, clock, queues, events)
-//   2 adapters controller/{engines,storage,runtime,db,host}/ (one side effect each)
+//   2 adapters controller/{engines,storage,runtime,db,host}/ (one side effect each); volume/ (the volume plugin) over storage
 //   3 core     controller/app/ (services, ports.ts) and controller/jobs/ (reconciler, importer, …)
 //   4 edges    controller/github/, controller/http/
 //   5 roots    controller/main.ts, controller/cli.ts (the only ones that build real clients)
@@ -45,6 +45,13 @@ module.exports = {
       severity: 'error',
       from: { path: `${ADAPTERS}` },
       to: { path: OURS, pathNot: ['^controller/(domain|lib)/', '^controller/$1/'] },
+    },
+    {
+      name: 'volume-plugin-over-storage',
+      comment: 'volume/ (a node\'s Docker volume driver, `myaas volume-plugin`) serves storage/ volumes; it knows nothing of the core.',
+      severity: 'error',
+      from: { path: '^controller/volume/' },
+      to: { path: OURS, pathNot: ['^controller/(domain|lib|volume)/', '^controller/storage/storage\\.ts$'] },
     },
     {
       name: 'core-uses-adapters-through-ports',

@@ -28,6 +28,8 @@ const USAGE = `usage: myaas <command> [options]
   rm <id> [--wait [s]]          destroy an instance
   diff <id>                     the instance's schema against its template's (Markdown; destructive changes flagged)
   github-app create --url URL   register a GitHub App for this controller (myaas github-app --help)
+  volume-plugin                 serve Docker's volume plugin protocol on MYAAS_VOLUME_SOCKET: volumes
+                                that are clones of template versions on MYAAS_DATA_DIR (docs/many-hosts.md)
 
 Commands other than serve and import talk to MYAAS_URL (default http://localhost:5001) with MYAAS_TOKEN.`;
 
@@ -123,6 +125,18 @@ async function main(argv: string[]) {
     case 'serve': {
       await serveController(config, createLogger(config.logLevel));
       return;
+    }
+    case 'volume-plugin': {
+      // A node's volume driver (docs/many-hosts.md); runs until SIGTERM or SIGINT.
+      const { resolveStorage } = await import('./storage/index.js');
+      const { createCommandRunner } = await import('./host/command.js');
+      const { createVolumePlugin } = await import('./volume/index.js');
+      const runner = createCommandRunner();
+      const storage = await resolveStorage(config.storage, config.dataDir, runner);
+      const plugin = createVolumePlugin({ storage, runner, dataDir: config.dataDir, socketPath: config.volumeSocket, log: createLogger(config.logLevel) });
+      await plugin.start();
+      await new Promise((resolve) => (process.once('SIGTERM', resolve), process.once('SIGINT', resolve)));
+      return plugin.close();
     }
     case 'import':
       return importCommand(config, client, positionals, values.cancel === true);

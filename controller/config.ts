@@ -138,6 +138,8 @@ const schema = z.object({
   MYAAS_INSTANCE_TLS_CERT: z.string().optional(),
   MYAAS_INSTANCE_TLS_KEY: z.string().optional(),
   // --- end of issue 9 keys ---
+  // many hosts (docs/many-hosts.md): where `myaas volume-plugin` listens; the file name is the driver name
+  MYAAS_VOLUME_SOCKET: z.string().default('/run/docker/plugins/myaas.sock'),
 });
 
 /** `10%` (of the pool) or a size such as `2g`. */
@@ -226,6 +228,7 @@ function toConfig(e: z.infer<typeof schema>) {
       commentPassword: e.MYAAS_GITHUB_COMMENT_PASSWORD === 'true',
       sweepIntervalMs: parseDuration(e.MYAAS_GITHUB_SWEEP_INTERVAL) * 1000,
     },
+    volumeSocket: e.MYAAS_VOLUME_SOCKET,
     oidc: {
       issuer: e.MYAAS_OIDC_ISSUER.replace(/\/+$/, ''),
       // Specific to this deployment by default, so a token minted for another service is not accepted here.

@@ -33,7 +33,9 @@ export function createBtrfsStorage(runner: CommandRunner): Storage {
   /** Deletes one subvolume. Root may delete a read-only one as it is, but a controller running
    * unprivileged on a pool mounted with user_subvol_rm_allowed may not (EPERM): clear ro first for both. */
   async function deleteSubvolume(p: string): Promise<void> {
-    if (await isReadOnly(p)) await btrfs(['property', 'set', '-ts', p, 'ro', 'false']);
+    // -f: a version shipped here by btrfs receive has a received UUID, which btrfs keeps from being made
+    // writable unless forced; it is about to go, so its UUID no longer matters.
+    if (await isReadOnly(p)) await btrfs(['property', 'set', '-f', '-ts', p, 'ro', 'false']);
     await btrfs(['subvolume', 'delete', p]);
   }
 

@@ -1,0 +1,129 @@
+// The volume plugin process on its own, on this host's real btrfs pool, spoken to over its unix
+// socket the way Docker does (POST, JSON, an empty Host header): every protocol call, sealed-only
+// templates, idempotent create, refusals, and state kept across a restart.
+import { request } from 'node:http';
+import { lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../controller/log.js';
+import { createBtrfsStorage } from '../../controller/storage/btrfs.js';
+import { createCommandRunner } from '../../controller/host/command.js';
+import { createVolumePlugin, type VolumePlugin } from '../../controller/volume/index.js';
+import { POOLS, requirePool } from '../helpers/testbed.js';
+
+const root = join(POOLS.btrfs, `it-volplugin-${process.pid}`);
+const socket = join(root, 'plugins', 'myaas.sock');
+const runner = createCommandRunner();
+const storage = createBtrfsStorage(runner);
+const V1 = 'v20260101t000000-aaaa';
+const V2 = 'v20260102t000000-bbbb';
+
+function call(path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? '' : JSON.stringify(body);
+    const req = request(
+      // Docker's plugin client sends an empty Host header.
+      { socketPath: socket, path, method: 'POST', setHost: false, headers: { host: '', accept: 'application/vnd.docker.plugins.v1.2+json', 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) });
+          } catch {
+            reject(new Error(`${path} answered ${res.statusCode} with non-JSON: ${text.slice(0, 200)}`));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+describe('volume plugin over its socket', () => {
+  let plugin: VolumePlugin;
+  const start = async () => {
+    plugin = createVolumePlugin({ storage, runner, dataDir: root, socketPath: socket, log: createLogger('silent') });
+    await plugin.start();
+  };
+
+  beforeAll(async () => {
+    requirePool(POOLS.btrfs, 'btrfs');
+    // Two versions of a template: V1 sealed, V2 still "importing" (not sealed).
+    await mkdir(join(root, 'templates', 'tpl'), { recursive: true });
+    for (const v of [V1, V2]) {
+      await storage.createVolume(join(root, 'templates', 'tpl', v));
+      await writeFile(join(root, 'templates', 'tpl', v, 'PG_VERSION'), '15\n');
+    }
+    await storage.seal(join(root, 'templates', 'tpl', V1));
+    await start();
+  });
+
+  afterAll(async () => {
+    await plugin?.close();
+    for (const v of await readdir(join(root, 'volumes')).catch(() => [])) await storage.remove(join(root, 'volumes', v, 'data')).catch(() => undefined);
+    for (const v of [V1, V2]) await storage.remove(join(root, 'templates', 'tpl', v)).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('activates as a volume driver with local scope; the socket is owner-only', async () => {
+    expect(await call('/Plugin.Activate')).toEqual({ status: 200, json: { Implements: ['VolumeDriver'] } });
+    expect((await call('/VolumeDriver.Capabilities', {})).json).toEqual({ Err: '', Capabilities: { Scope: 'local' } });
+    expect((await lstat(socket)).mode & 0o777).toBe(0o600);
+  });
+
+  it('creates a writable clone of a sealed version, reports it, mounts and removes it', async () => {
+    expect((await call('/VolumeDriver.Create', { Name: 'one', Opts: { template: 'tpl', version: V1 } })).json).toEqual({ Err: '' });
+    // Docker may ask twice for the same volume: the same request is fine.
+    expect((await call('/VolumeDriver.Create', { Name: 'one', Opts: { template: 'tpl', version: V1 } })).json).toEqual({ Err: '' });
+    const mountpoint = join(root, 'volumes', 'one', 'data');
+    const get = (await call('/VolumeDriver.Get', { Name: 'one' })).json;
+    expect(get).toMatchObject({ Err: '', Volume: { Name: 'one', Mountpoint: mountpoint, Status: { template: 'tpl', version: V1, status: 'ready', mounts: 0 } } });
+    expect(Date.parse(get.Volume.CreatedAt)).toBeGreaterThan(0);
+    expect((await lstat(join(root, 'volumes', 'one', 'meta.json'))).mode & 0o777).toBe(0o600);
+    expect((await call('/VolumeDriver.List', {})).json.Volumes).toEqual([{ Name: 'one', Mountpoint: mountpoint, CreatedAt: get.Volume.CreatedAt }]);
+    expect((await call('/VolumeDriver.Mount', { Name: 'one', ID: 'c1' })).json).toEqual({ Err: '', Mountpoint: mountpoint });
+    expect((await call('/VolumeDriver.Path', { Name: 'one' })).json).toEqual({ Err: '', Mountpoint: mountpoint });
+    await writeFile(join(mountpoint, 'written'), 'x');
+    expect((await call('/VolumeDriver.Remove', { Name: 'one' })).json.Err).toMatch(/mounted by 1 container/);
+    expect((await call('/VolumeDriver.Unmount', { Name: 'one', ID: 'c1' })).json).toEqual({ Err: '' });
+    expect((await call('/VolumeDriver.Remove', { Name: 'one' })).json).toEqual({ Err: '' });
+    await expect(stat(join(root, 'volumes', 'one'))).rejects.toThrow(/ENOENT/);
+    // The template is untouched by the clone's write.
+    await expect(stat(join(root, 'templates', 'tpl', V1, 'written'))).rejects.toThrow(/ENOENT/);
+    expect((await call('/VolumeDriver.Get', { Name: 'one' })).json.Err).toMatch(/no myaas volume named one/);
+  });
+
+  it('refuses what it cannot do, saying why', async () => {
+    const err = async (path: string, body: unknown) => (await call(path, body)).json.Err as string;
+    expect(await err('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: V2 } })).toMatch(/not sealed on this node yet/);
+    expect(await err('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: 'v20990101t000000-none' } })).toMatch(/is not on this node/);
+    expect(await err('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'Bad Name', version: V1 } })).toMatch(/invalid template name/);
+    expect(await err('/VolumeDriver.Create', { Name: '../x', Opts: { template: 'tpl', version: V1 } })).toMatch(/invalid volume name/);
+    expect(await err('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: V1, mode: 'rw' } })).toMatch(/unknown option\(s\) mode/);
+    expect(await err('/VolumeDriver.Create', { Name: 'x' })).toMatch(/needs -o template=<name> and -o version=<id>/);
+    expect((await call('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: V1 } })).json.Err).toBe('');
+    expect(await err('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: 'v20260101t000000-cccc' } })).toMatch(/exists as a clone of tpl/);
+    expect(await err('/VolumeDriver.Mount', { Name: 'nope', ID: 'c' })).toMatch(/no myaas volume named nope/);
+    expect((await call('/Not.AThing', {})).status).toBe(404);
+    expect((await call('/VolumeDriver.Remove', { Name: 'x' })).json.Err).toBe('');
+  });
+
+  it('knows its volumes after a restart, and clears a half-built one a crash left', async () => {
+    expect((await call('/VolumeDriver.Create', { Name: 'kept', Opts: { template: 'tpl', version: V1 } })).json.Err).toBe('');
+    await plugin.close();
+    // What a crash in the middle of a create leaves: a building folder with a clone in it.
+    const half = join(root, 'volumes', '.building-lost-0000');
+    await mkdir(half);
+    await storage.clone(join(root, 'templates', 'tpl', V1), join(half, 'data'));
+    await start();
+    await expect(stat(half)).rejects.toThrow(/ENOENT/);
+    expect((await call('/VolumeDriver.List', {})).json.Volumes.map((v: { Name: string }) => v.Name)).toEqual(['kept']);
+    expect((await call('/VolumeDriver.Get', { Name: 'kept' })).json.Volume.Status).toMatchObject({ template: 'tpl', version: V1, status: 'ready' });
+    // A second plugin on the same socket is refused while this one serves.
+    const other = createVolumePlugin({ storage, runner, dataDir: root, socketPath: socket, log: createLogger('silent') });
+    await expect(other.start()).rejects.toThrow(/already serves/);
+    expect((await call('/VolumeDriver.Remove', { Name: 'kept' })).json.Err).toBe('');
+  });
+});

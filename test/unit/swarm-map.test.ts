@@ -1,0 +1,81 @@
+// The Swarm runtime's translation of an instance spec into a service, and of tasks back.
+import { describe, expect, it } from 'vitest';
+import { currentTask, hostPortOf, serviceSpec, toInfo, type SwarmSpec, type SwarmTask } from '../../controller/runtime/swarm-map.js';
+
+const spec: SwarmSpec = {
+  name: 'myaas-iabc',
+  image: 'sha256:' + 'a'.repeat(64),
+  cmd: ['postgres', '-D', '/var/lib/postgresql/data'],
+  user: '999:999',
+  labels: { 'myaas.instance': 'iabc' },
+  binds: [{ host: '/srv/x', container: '/x', readOnly: true }],
+  volumes: [{ name: 'myaas-iabc', container: '/var/lib/postgresql/data', driver: 'myaas', options: { template: 'chinook', version: 'v1' } }],
+  publish: { containerPort: 5432 },
+  memoryBytes: 512 * 1024 * 1024,
+  nanoCpus: 1e9,
+  reserveMemoryBytes: 64 * 1024 * 1024,
+  shmBytes: 128 * 1024 * 1024,
+  constraints: ['node.labels.myaas.node==node2'],
+  stopSignal: 'SIGINT',
+};
+
+const task = (over: Partial<SwarmTask> & { state: string; at: string; port?: number; code?: number }): SwarmTask => ({
+  ID: over.at,
+  ServiceID: 's1',
+  NodeID: 'n1',
+  DesiredState: 'running',
+  CreatedAt: over.at,
+  Status: {
+    State: over.state,
+    ContainerStatus: { ContainerID: 'c', ExitCode: over.code },
+    PortStatus: over.port ? { Ports: [{ TargetPort: 5432, PublishedPort: over.port, PublishMode: 'host' }] } : undefined,
+  },
+});
+
+describe('serviceSpec', () => {
+  it('makes a one-replica dnsrr service with host-mode port, the volume driver mount, limits, reservations and placement', () => {
+    const s = serviceSpec(spec) as any;
+    expect(s.Name).toBe('myaas-iabc');
+    expect(s.Mode).toEqual({ Replicated: { Replicas: 1 } });
+    expect(s.EndpointSpec).toEqual({ Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 5432, PublishedPort: undefined, PublishMode: 'host' }] });
+    const c = s.TaskTemplate.ContainerSpec;
+    expect(c.Command).toEqual(spec.cmd);
+    expect(c.Args).toBeUndefined();
+    expect(c.Labels).toEqual(spec.labels);
+    expect(c.Mounts).toEqual([
+      { Type: 'bind', Source: '/srv/x', Target: '/x', ReadOnly: true },
+      { Type: 'volume', Source: 'myaas-iabc', Target: '/var/lib/postgresql/data', ReadOnly: false, VolumeOptions: { NoCopy: true, Labels: spec.labels, DriverConfig: { Name: 'myaas', Options: { template: 'chinook', version: 'v1' } } } },
+      { Type: 'tmpfs', Source: '', Target: '/dev/shm', TmpfsOptions: { SizeBytes: 128 * 1024 * 1024, Mode: 0o1777 } },
+    ]);
+    expect(s.TaskTemplate.Resources).toEqual({ Limits: { MemoryBytes: spec.memoryBytes, NanoCPUs: 1e9 }, Reservations: { MemoryBytes: 64 * 1024 * 1024, NanoCPUs: undefined } });
+    expect(s.TaskTemplate.Placement).toEqual({ Constraints: ['node.labels.myaas.node==node2'] });
+    expect(s.TaskTemplate.RestartPolicy.Condition).toBe('any');
+  });
+
+  it('keeps a chosen port, makes services ahead with 0 replicas, and refuses a published port on the host network', () => {
+    const s = serviceSpec({ ...spec, publish: { containerPort: 5432, hostPort: 20001 }, replicas: 0 }) as any;
+    expect(s.EndpointSpec.Ports[0].PublishedPort).toBe(20001);
+    expect(s.Mode.Replicated.Replicas).toBe(0);
+    expect(() => serviceSpec({ ...spec, network: 'host' })).toThrow(/host network publishes no port/);
+    expect((serviceSpec({ ...spec, network: 'host', publish: undefined }) as any).TaskTemplate.Networks).toEqual([{ Target: 'host' }]);
+  });
+});
+
+describe('tasks', () => {
+  it('speaks for a service with its running task, else its newest', () => {
+    const old = task({ state: 'failed', at: '2026-01-01T00:00:01Z', code: 1 });
+    const run = task({ state: 'running', at: '2026-01-01T00:00:00Z', port: 30001 });
+    expect(currentTask([old, run])).toBe(run);
+    expect(currentTask([old])).toBe(old);
+    expect(hostPortOf(run)).toBe(30001);
+    expect(hostPortOf(old)).toBeNull();
+  });
+
+  it('reports running with its port, and an exit code only once the task ended', () => {
+    const svc = { ID: 's1', Spec: { Name: 'myaas-iabc', Labels: { a: 'b' } } };
+    expect(toInfo(svc, task({ state: 'running', at: 'x', port: 30001 }), null)).toMatchObject({ id: 's1', name: 'myaas-iabc', running: true, hostPort: 30001, exitCode: null });
+    expect(toInfo(svc, task({ state: 'shutdown', at: 'x', code: 0 }), null)).toMatchObject({ running: false, hostPort: null, exitCode: 0 });
+    expect(toInfo(svc, task({ state: 'starting', at: 'x' }), null)).toMatchObject({ running: false, exitCode: null });
+    expect(toInfo(svc, undefined, null)).toMatchObject({ running: false, exitCode: null, labels: { a: 'b' } });
+  });
+});
