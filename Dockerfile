@@ -2,12 +2,13 @@
 # host's pool, so it runs on the host's network (it probes instances at 127.0.0.1:<published port>,
 # which must be the host), with the Docker socket, and with the data and dumps dirs bind-mounted at the
 # same paths inside and out (instance and import containers' bind mounts name host paths).
-# SYS_ADMIN lets it delete btrfs subvolumes, LINUX_IMMUTABLE lets it seal XFS/reflink templates
-# with chattr +i; nothing else beyond Docker's defaults is needed (no --privileged, no rshared):
+# SYS_ADMIN lets it delete btrfs subvolumes and limit their size, LINUX_IMMUTABLE lets it seal
+# XFS/reflink templates with chattr +i, NET_ADMIN lets it add the instances' firewall rules; nothing else
+# beyond Docker's defaults is needed (no --privileged, no rshared):
 #
 #   docker build -t myaas .
 #   docker run -d --name myaas --restart unless-stopped --network host \
-#     --cap-add SYS_ADMIN --cap-add LINUX_IMMUTABLE \
+#     --cap-add SYS_ADMIN --cap-add LINUX_IMMUTABLE --cap-add NET_ADMIN \
 #     -v /var/run/docker.sock:/var/run/docker.sock \
 #     -v /var/lib/myaas:/var/lib/myaas \
 #     -e MYAAS_API_TOKENS=… -e MYAAS_PUBLIC_HOST=db.example.com myaas
@@ -36,10 +37,11 @@ COPY controller ./controller
 RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
 FROM ${BASE}
-# btrfs (the btrfs driver) and chattr (sealing for reflink/copy); cp comes with coreutils. The local
-# base has them already; an official node image gets them from Debian.
-RUN if ! command -v btrfs >/dev/null || ! command -v chattr >/dev/null; then \
-      apt-get update && apt-get install -y --no-install-recommends btrfs-progs e2fsprogs \
+# btrfs (the btrfs driver; 6.7+ for simple quotas), chattr (sealing for reflink/copy), iptables (the
+# instances' firewall rules) and openssl (their TLS certificate); cp comes with coreutils. The local base
+# has them already; an official node image gets them from Debian (btrfs-progs from its backports).
+RUN if ! command -v btrfs >/dev/null || ! command -v chattr >/dev/null || ! command -v iptables >/dev/null || ! command -v openssl >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends btrfs-progs e2fsprogs iptables openssl \
       && rm -rf /var/lib/apt/lists/*; \
     fi
 WORKDIR /app

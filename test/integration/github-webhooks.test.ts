@@ -81,16 +81,20 @@ describe('GitHub webhooks', () => {
     expect(instances.live().map((v) => v.owner)).toEqual(['gh:codertocat/hello-world#41', 'gh:codertocat/hello-world#41']);
   });
 
-  it('synchronize keeps the instance, or resets it when configured', async () => {
+  it('synchronize keeps the instances (bringing back any that expired), or resets them when configured', async () => {
     const plain = setup();
     await plain.send('pull_request', pullRequestPayload('opened'));
+    const before = plain.instances.live(OWNER).map((i) => i.id);
     await plain.send('pull_request', pullRequestPayload('synchronize'));
-    expect(plain.instances.calls.map((c) => c.op)).toEqual(['ensure', 'ensure']);
+    // Get-or-create again: the same instances, none new, none reset.
+    expect(plain.instances.calls.map((c) => c.op)).toEqual(['ensure', 'ensure', 'ensure', 'ensure']);
+    expect(plain.instances.live(OWNER).map((i) => i.id)).toEqual(before);
+    expect(plain.instances.refreshed).toEqual([OWNER, OWNER]);
 
     const resetting = setup({ resetOnPush: true });
     await resetting.send('pull_request', pullRequestPayload('opened'));
     await resetting.send('pull_request', pullRequestPayload('synchronize'));
-    expect(resetting.instances.calls.at(-1)).toEqual({ op: 'resetOwner', owner: OWNER });
+    expect(resetting.instances.calls.map((c) => c.op)).toEqual(['ensure', 'ensure', 'resetOwner', 'ensure', 'ensure']);
   });
 
   it('refuses a wrong or missing signature with 401 and does nothing', async () => {

@@ -134,14 +134,14 @@ describe('controller image via deploy/compose.yaml', () => {
     expect(files).toMatch(/^v24\.[0-9.]+\n\/usr\/(s?bin)\/btrfs\n\/usr\/(s?bin)\/chattr\n\/usr\/local\/bin\/myaas\n$/);
   }, 900_000);
 
-  it('starts with the host network and two capabilities, not privileged', async () => {
+  it('starts with the host network and three capabilities, not privileged', async () => {
     expect(built).toBe(true);
     await compose('up', '-d', '--no-build');
     expect((await healthy()).storage).toBe('btrfs');
     const c = await inspect();
     expect(c.HostConfig.Privileged).toBe(false);
     expect(c.HostConfig.NetworkMode).toBe('host');
-    expect(c.HostConfig.CapAdd.map((x: string) => x.replace(/^CAP_/, '')).sort()).toEqual(['LINUX_IMMUTABLE', 'SYS_ADMIN']);
+    expect(c.HostConfig.CapAdd.map((x: string) => x.replace(/^CAP_/, '')).sort()).toEqual(['LINUX_IMMUTABLE', 'NET_ADMIN', 'SYS_ADMIN']);
     expect(c.HostConfig.RestartPolicy.Name).toBe('unless-stopped');
     const binds: string[] = c.HostConfig.Binds;
     expect(binds).toContain(`${dataDir}:${dataDir}:rw`);

@@ -59,7 +59,8 @@ describe('tenancy on a shared host', () => {
     }
     const app = await iss.mint({ claims: pushClaims('octo/app', '2', '1') });
     const ts = (await bearer(app, 'GET', '/api/v1/templates')).body as any[];
-    expect(ts.map((x) => x.name)).toEqual(['chinook']); // chinook-my exists but is not octo/app's
+    // chinook-my exists but is not octo/app's; chinook:schema is chinook's schema-only variant
+    expect(ts.map((x) => x.name)).toEqual(['chinook', 'chinook:schema']);
     expect((await bearer(app, 'GET', '/api/v1/metrics')).status).toBe(403);
     const scrape = await fetch(`${t.url}/api/v1/metrics`, { headers: { authorization: `Bearer ${METRICS}` } });
     expect(scrape.status).toBe(200);
