@@ -53,7 +53,6 @@ export function buildDocument(app: AnyApp, controllerVersion: string): OpenApiDo
       description:
         'Fresh copy-on-write database instances per pull request. All JSON; errors are `{ "error": { "code", "message" } }` ' +
         `with a fitting status. Controller ${controllerVersion}.`,
-      license: { name: 'MIT' },
     },
     tags: TAGS,
   });

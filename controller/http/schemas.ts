@@ -48,33 +48,38 @@ export const ConnectionSchema = z
   })
   .openapi('Connection');
 
-export const InstanceSchema = z
-  .strictObject({
-    id: z.string().openapi({ example: 'ik3x9q2m7a1b' }),
-    name: z.string(),
-    owner: z.string().openapi({ description: 'the owner key, e.g. gh:octo/app#12, gh:octo/app@run-55-1, api:alice' }),
-    ownerKind: z.enum(['pull', 'run', 'api', 'pool']).openapi({
-      description: 'pull: until the pull request closes; run: until the run\'s post step (or its TTL); api: until removed or expired',
-    }),
-    template: z.string(),
-    templateVersion: z.string().nullable().openapi({ description: 'the template version it was cloned from (null until cloned)' }),
-    status: z.enum(INSTANCE_STATUS_VALUES).openapi({ description: 'queued: waiting for capacity; retrying: an attempt failed and another is due' }),
-    expiresAt: nullableWhen('null when the instance does not expire'),
-    createdAt: when('when it was asked for'),
-    readyAt: nullableWhen('when it last became ready'),
-    error: z.string().optional().openapi({ description: 'why it failed (failed), or why the last attempt failed (retrying)' }),
-    attempts: z.number().int().optional().openapi({ description: 'status retrying: failed attempts so far' }),
-    retryAt: when('status retrying: when the next attempt is due').optional(),
-    lastFault: z.string().optional().openapi({ description: 'the last fault of the running server (a crash, an out-of-memory kill) and what was done about it' }),
-    // A union, not ConnectionSchema.nullable(): zod-to-openapi 9 would mark the Connection component
-    // itself nullable (asteasolutions/zod-to-openapi#387).
-    connection: z.union([ConnectionSchema, z.null()]).openapi({ description: 'for the instance\'s owner and admins once ready; never in lists' }),
-  })
-  .openapi('Instance');
+const instanceFields = {
+  id: z.string().openapi({ example: 'ik3x9q2m7a1b' }),
+  name: z.string(),
+  owner: z.string().openapi({ description: 'the owner key, e.g. gh:octo/app#12, gh:octo/app@run-55-1, api:alice' }),
+  ownerKind: z.enum(['pull', 'run', 'api', 'pool']).openapi({
+    description: 'pull: until the pull request closes; run: until the run\'s post step (or its TTL); api: until removed or expired',
+  }),
+  template: z.string(),
+  templateVersion: z.string().nullable().openapi({ description: 'the template version it was cloned from (null until cloned)' }),
+  status: z.enum(INSTANCE_STATUS_VALUES).openapi({ description: 'queued: waiting for capacity; retrying: an attempt failed and another is due' }),
+  expiresAt: nullableWhen('null when the instance does not expire'),
+  createdAt: when('when it was asked for'),
+  readyAt: nullableWhen('when it last became ready'),
+  error: z.string().optional().openapi({ description: 'why it failed (failed), or why the last attempt failed (retrying)' }),
+  attempts: z.number().int().optional().openapi({ description: 'status retrying: failed attempts so far' }),
+  retryAt: when('status retrying: when the next attempt is due').optional(),
+  lastFault: z.string().optional().openapi({ description: 'the last fault of the running server (a crash, an out-of-memory kill) and what was done about it' }),
+  // A union, not ConnectionSchema.nullable(): zod-to-openapi 9 would mark the Connection component
+  // itself nullable (asteasolutions/zod-to-openapi#387).
+  connection: z.union([ConnectionSchema, z.null()]).openapi({ description: 'for the instance\'s owner and admins once ready; never in lists' }),
+};
 
-export const CreatedInstanceSchema = InstanceSchema.extend({
-  created: z.boolean().openapi({ description: 'true when this request created it (201), false when it existed (200)' }),
-}).openapi('CreatedInstance');
+export const InstanceSchema = z.strictObject(instanceFields).openapi('Instance');
+
+// Spelled out rather than InstanceSchema.extend(): that becomes allOf [Instance, {created}], which no
+// reply can satisfy once both parts forbid the other's fields.
+export const CreatedInstanceSchema = z
+  .strictObject({
+    ...instanceFields,
+    created: z.boolean().openapi({ description: 'true when this request created it (201), false when it existed (200)' }),
+  })
+  .openapi('CreatedInstance');
 
 export const InstanceListSchema = z.array(InstanceSchema).openapi('InstanceList', {
   description: 'Live instances, oldest first, without connection details. A `Link: <…>; rel="next"` header points at the next page.',
