@@ -1,11 +1,20 @@
 // The CLI's HTTP client for a running controller (MYAAS_URL, MYAAS_TOKEN).
-import type { CreateInstanceResponse, HealthDto, ImportResponse, InstanceDto, SchemaDiffResponse, TemplateDto } from './contract.js';
+import type { CreateInstanceResponse, HealthDto, ImportResponse, InstanceDto, ListInstancesQuery, SchemaDiffResponse, TemplateDto } from './contract.js';
 
 export class CliError extends Error {}
 
+/** The next page's path from a `Link: <…>; rel="next"` header (RFC 8288), if any. */
+export function nextPage(link: string | null): string | null {
+  for (const part of link?.split(',') ?? []) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m && /(^|;)\s*rel="?next"?\s*(;|$)/.test(m[2])) return m[1];
+  }
+  return null;
+}
+
 export function createCliClient(baseUrl: string, token: string | undefined) {
   const base = baseUrl.replace(/\/+$/, '');
-  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T }> {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T; headers: Headers }> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
@@ -28,7 +37,7 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
       const hint = res.status === 401 && !token ? ' (set MYAAS_TOKEN to one of the controller\'s MYAAS_API_TOKENS)' : '';
       throw new CliError(`${err?.message ?? `HTTP ${res.status}`}${hint}`);
     }
-    return { status: res.status, data: data as T };
+    return { status: res.status, data: data as T, headers: res.headers };
   }
   return {
     async reachable(): Promise<boolean> {
@@ -43,7 +52,21 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
     health: () => call<HealthDto>('GET', '/healthz').then((r) => r.data),
     importTemplate: (name: string) => call<ImportResponse>('POST', `/api/v1/templates/${encodeURIComponent(name)}/import`).then((r) => r.data),
     cancelImport: (name: string) => call<ImportResponse>('DELETE', `/api/v1/templates/${encodeURIComponent(name)}/import`).then((r) => r.data),
-    list: () => call<InstanceDto[]>('GET', '/api/v1/instances').then((r) => r.data),
+    /** Every live instance matching the filters, following the API's pages (1000 a request). */
+    async list(filter: Pick<ListInstancesQuery, 'template' | 'owner' | 'status'> = {}): Promise<InstanceDto[]> {
+      const query = new URLSearchParams({ ...Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)), limit: '1000' });
+      const all: InstanceDto[] = [];
+      const seen = new Set<string>();
+      for (let path: string | null = `/api/v1/instances?${query}`; path && !seen.has(path); ) {
+        seen.add(path);
+        const r = await call<InstanceDto[]>('GET', path);
+        all.push(...r.data);
+        const next = nextPage(r.headers.get('link'));
+        // The controller links relative to the request; only paths on the same controller are followed.
+        path = next?.startsWith('/') ? next : null;
+      }
+      return all;
+    },
     create: (body: { template: string; name?: string; ttl?: string }, wait: number) =>
       call<CreateInstanceResponse>('POST', `/api/v1/instances${wait ? `?wait=${wait}` : ''}`, body).then((r) => r.data),
     get: (id: string) => call<InstanceDto>('GET', `/api/v1/instances/${encodeURIComponent(id)}`).then((r) => r.data),

@@ -20,7 +20,8 @@ const USAGE = `usage: myaas <command> [options]
                                 through the running controller when one holds the data dir
   import --cancel <template…>   stop a running import (it leaves nothing behind; latest stays)
   templates                     list templates and their versions
-  ls                            list instances
+  ls [--template T] [--owner O] [--status S]
+                                list instances (filters take comma lists, e.g. --status ready,failed)
   create <template> [--name N] [--ttl 2h] [--wait [seconds]]
                                 get or create an instance; prints its id and, once ready, its URL
   url <id>                      print an instance's connection URL
@@ -112,7 +113,10 @@ async function main(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { name: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, cancel: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      name: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'string' }, cancel: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      template: { type: 'string' }, owner: { type: 'string' }, status: { type: 'string' },
+    },
     strict: true,
   }).valueOf() as { values: Record<string, string | boolean | undefined>; positionals: string[] };
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || values.help) return out(USAGE);
@@ -147,7 +151,7 @@ async function main(argv: string[]) {
       return;
     }
     case 'ls':
-      return printInstances(await client.list());
+      return printInstances(await client.list({ template: values.template as string | undefined, owner: values.owner as string | undefined, status: values.status as string | undefined }));
     case 'create': {
       need(1, 'a template');
       const t0 = Date.now();

@@ -84,6 +84,29 @@ export interface TemplateDto {
   versions: TemplateVersionDto[];
 }
 
+/** DELETE /api/v1/repositories/:owner/:repo/pin response */
+export interface UnpinResponse {
+  repository: string;
+  pinned: false;
+}
+
+/**
+ * GET /api/v1/instances query. The reply is a JSON array of live instances, oldest first; when more
+ * follow, a `Link: <…>; rel="next"` header carries the URL of the next page.
+ */
+export interface ListInstancesQuery {
+  /** comma-separated template names */
+  template?: string;
+  /** comma-separated owner keys */
+  owner?: string;
+  /** comma-separated statuses */
+  status?: string;
+  /** page size, 1 to 1000; default 100 */
+  limit?: number;
+  /** where the page starts (opaque; from the previous page's Link header) */
+  cursor?: string;
+}
+
 export interface ImportResponse {
   template: string;
   version: TemplateVersionDto;
@@ -108,6 +131,13 @@ export interface PoolDto {
   quota: 'squota' | 'qgroup' | 'none';
   /** why no per-instance limit is enforced although one was asked for */
   quotaNote?: string;
+}
+
+/** POST /api/v1/webhooks/github: accepted (duplicate: a redelivery, not acted on again; pong: a ping) */
+export interface WebhookAck {
+  ok: true;
+  duplicate?: true;
+  pong?: true;
 }
 
 export interface ErrorDto {

@@ -168,6 +168,11 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
       const rows = await store.listLive({ ownerPrefix: owner });
       return rows.filter((i) => !isPool(i) && (owner === undefined || i.owner === owner));
     },
+    async page(q) {
+      // One row more than asked tells whether another page follows, without counting.
+      const rows = await store.pageLive({ ...q, excludeOwnerPrefix: POOL_PREFIX, limit: q.limit + 1 });
+      return { items: rows.slice(0, q.limit), more: rows.length > q.limit };
+    },
     async reset(id) {
       const i = await mustGet(id);
       if (i.status === 'destroyed' || i.desired === 'absent') throw new AppError('conflict', `instance ${id} is destroyed: create a new one`);

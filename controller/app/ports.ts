@@ -6,7 +6,7 @@
 export type { Engine, EngineConn, AdminSession } from '../engines/engine.js';
 export type { Storage } from '../storage/storage.js';
 export type { Runtime, ContainerSpec, ContainerInfo, RuntimeEvent } from '../runtime/runtime.js';
-export type { Store, InstancePatch, VersionPatch, GitHubStore } from '../db/store.js';
+export type { Store, InstancePatch, VersionPatch, GitHubStore, InstancePageQuery } from '../db/store.js';
 export type { HostFiles } from '../host/files.js';
 export type { DumpSource } from '../host/dumps.js';
 export type { HostNet } from '../host/net.js';
@@ -17,6 +17,7 @@ export type { CommandRunner } from '../domain/command.js';
 
 import type { AdminSession, Engine } from '../engines/engine.js';
 import type { RuntimeEvent } from '../runtime/runtime.js';
+import type { InstancePageQuery } from '../db/store.js';
 import type { Emitter } from '../lib/emitter.js';
 import type { OwnerKey } from '../domain/owner.js';
 import type { SchemaDiff } from '../domain/schema.js';
@@ -146,6 +147,8 @@ export interface InstanceService {
   get(id: string): Promise<InstanceRecord>;
   /** Live instances (without the warm pool's unclaimed ones), optionally of one owner. */
   list(filter?: { owner?: OwnerKey }): Promise<InstanceRecord[]>;
+  /** A page of live instances (never the warm pool's unclaimed ones), oldest first; `more` when others follow. */
+  page(q: Omit<InstancePageQuery, 'excludeOwnerPrefix'>): Promise<{ items: InstanceRecord[]; more: boolean }>;
   /** Back to the latest (or pinned) version with the same port and password. */
   reset(id: string): Promise<InstanceRecord>;
   destroy(id: string): Promise<InstanceRecord>;

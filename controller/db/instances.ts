@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, like, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, like, lte, ne, notLike, or, sql } from 'drizzle-orm';
 import type { EngineName, InstanceRecord, InstanceStatus } from '../domain/types.js';
 import type { Db } from './client.js';
 import { instances } from './schema.js';
@@ -30,7 +30,8 @@ function uniqueIndexOf(e: unknown): string | null {
 
 const live = ne(instances.status, 'destroyed');
 /** LIKE with the prefix's own wildcards escaped. */
-const ownerStartsWith = (prefix: string) => like(instances.owner, `${prefix.replace(/[\\%_]/g, '\\$&')}%`);
+const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+const ownerStartsWith = (prefix: string) => like(instances.owner, likePrefix(prefix));
 
 export function createInstanceQueries(db: Db): InstanceStore {
   const findLive = async (owner: string, template: string) => {
@@ -80,6 +81,21 @@ export function createInstanceQueries(db: Db): InstanceStore {
       if (filter.template) conds.push(eq(instances.template, filter.template));
       if (filter.status) conds.push(inArray(instances.status, filter.status));
       const rows = await db.select().from(instances).where(and(...conds)).orderBy(asc(instances.createdAt));
+      return rows.map(toInstance);
+    },
+    async pageLive(q) {
+      if ([q.owners, q.templates, q.status].some((l) => l && l.length === 0)) return [];
+      const conds = [live];
+      if (q.excludeOwnerPrefix) conds.push(notLike(instances.owner, likePrefix(q.excludeOwnerPrefix)));
+      if (q.owners) conds.push(inArray(instances.owner, q.owners));
+      if (q.templates) conds.push(inArray(instances.template, q.templates));
+      if (q.status) conds.push(inArray(instances.status, q.status));
+      if (q.after) {
+        const { createdAt, id } = q.after;
+        conds.push(or(gt(instances.createdAt, createdAt), and(eq(instances.createdAt, createdAt), gt(instances.id, id)))!);
+      }
+      // Walks instances_live_created_idx in order and stops after `limit` matches.
+      const rows = await db.select().from(instances).where(and(...conds)).orderBy(asc(instances.createdAt), asc(instances.id)).limit(q.limit);
       return rows.map(toInstance);
     },
     async claimWarm(id, poolOwner, patch) {

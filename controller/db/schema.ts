@@ -70,6 +70,8 @@ export const instances = pgTable(
     uniqueIndex('instances_name_live').on(t.name).where(sql`status <> 'destroyed'`),
     uniqueIndex('instances_port_live').on(t.port).where(sql`status <> 'destroyed' and port is not null`),
     index('instances_status_idx').on(t.status),
+    // Lists page through live instances oldest first (GET /api/v1/instances): a range scan of this.
+    index('instances_live_created_idx').on(t.createdAt, t.id).where(sql`status <> 'destroyed'`),
   ],
 );
 

@@ -16,6 +16,19 @@ export interface VersionStore {
   listVersions(filter?: { template?: string; status?: VersionStatus[] }): Promise<TemplateVersion[]>;
 }
 
+/** A page of live instances (GET /api/v1/instances): filters, and the key the page starts after. */
+export interface InstancePageQuery {
+  /** owner keys as text */
+  owners?: string[];
+  templates?: string[];
+  status?: InstanceStatus[];
+  /** owners starting with this are left out (the warm pool's unclaimed instances) */
+  excludeOwnerPrefix?: string;
+  /** keyset pagination: only rows after this (createdAt, id), in that order */
+  after?: { createdAt: Date; id: string } | null;
+  limit: number;
+}
+
 export interface InstanceStore {
   /**
    * Inserts unless a live instance of (owner, template) exists; returns the live one either way.
@@ -29,6 +42,8 @@ export interface InstanceStore {
   updateInstance(id: string, patch: InstancePatch): Promise<void>;
   /** Instances not destroyed, oldest first; optionally only those whose owner starts with a prefix. */
   listLive(filter?: { ownerPrefix?: string; template?: string; status?: InstanceStatus[] }): Promise<InstanceRecord[]>;
+  /** Live instances matching `q`, oldest first (createdAt, then id), at most `q.limit`; one indexed query. */
+  pageLive(q: InstancePageQuery): Promise<InstanceRecord[]>;
   /**
    * Applies `patch` to warm instance `id` only if it is still owned by `poolOwner`, ready and wanted:
    * the atomic step of handing it to someone. Null when someone else was first.

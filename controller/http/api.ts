@@ -1,18 +1,22 @@
 // /api/v1 routes. Records intent through the services and shapes replies (present.ts); never touches
-// Docker or storage.
-import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+// Docker or storage. What each route takes and answers is described in routes.ts (the OpenAPI document).
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { CreateInstanceResponse, ImportResponse, SchemaDiffResponse } from '../contract.js';
 import { AppError } from '../domain/errors.js';
 import { parseDuration } from '../config.js';
 import { assertTemplateName, baseTemplate } from '../domain/names.js';
-import type { OwnerKey } from '../domain/owner.js';
+import { formatOwner, type OwnerKey } from '../domain/owner.js';
 import type { InstanceRecord } from '../domain/types.js';
 import { canAccess, ownerForIdentity } from '../github/oidc.js';
 import type { RepositoryGate } from '../github/repository-gate.js';
 import type { InstanceService, TemplateService } from '../app/ports.js';
 import type { AuthEnv, Principal } from './auth.js';
+import { readingBodyItself, rethrowInvalid } from './openapi.js';
+import { nextLink, pageQuery } from './paging.js';
 import { instanceDto, ownerFromRequest, templateDto, versionDto } from './present.js';
+import * as routes from './routes.js';
+import { CreateInstanceSchema } from './schemas.js';
 
 export interface ApiDeps {
   instances: InstanceService;
@@ -25,22 +29,8 @@ export interface ApiDeps {
   maxWaitSeconds?: number;
 }
 
-const ownerSpec = z.union([
-  z.string(),
-  z.object({ kind: z.literal('pull'), repository: z.string(), number: z.number().int().positive() }),
-  z.object({ kind: z.literal('run'), repository: z.string(), runId: z.string().regex(/^[0-9]+$/), attempt: z.string().regex(/^[0-9]+$/).optional() }),
-  z.object({ kind: z.literal('api'), name: z.string() }),
-]);
-
-const createBody = z.object({
-  template: z.string(),
-  name: z.string().optional(),
-  ttl: z.union([z.number().int().nonnegative(), z.string()]).optional(),
-  owner: ownerSpec.optional(),
-});
-
 export function createApi(deps: ApiDeps) {
-  const api = new Hono<AuthEnv>();
+  const api = new OpenAPIHono<AuthEnv>({ defaultHook: rethrowInvalid });
   const maxWait = deps.maxWaitSeconds ?? 600;
 
   const waitSeconds = (c: Context): number => {
@@ -69,44 +59,52 @@ export function createApi(deps: ApiDeps) {
   };
   const withConnection = async (i: InstanceRecord) => instanceDto(await deps.instances.view(i), true);
 
-  api.get('/templates', async (c) => {
+  api.openapi(routes.listTemplates, async (c) => {
     const p = c.get('principal');
     const all = (await deps.templates.list()).templates;
     // A repository sees the templates configured for it; why an import failed (it may quote data) is for admins.
-    if (p.kind !== 'oidc') return c.json(all.map((t) => templateDto(t, { details: true })));
-    return c.json(all.filter((t) => p.templates.includes(baseTemplate(t.name))).map((t) => templateDto(t, { details: false })));
+    if (p.kind !== 'oidc') return c.json(all.map((t) => templateDto(t, { details: true })), 200);
+    return c.json(all.filter((t) => p.templates.includes(baseTemplate(t.name))).map((t) => templateDto(t, { details: false })), 200);
   });
 
-  api.post('/templates/:name/import', async (c) => {
+  api.openapi(routes.startImport, async (c) => {
     admin(c.get('principal'));
-    const version = await deps.templates.startImport(assertTemplateName(c.req.param('name')));
+    const version = await deps.templates.startImport(assertTemplateName(c.req.valid('param').name));
     return c.json({ template: version.template, version: versionDto(version) } satisfies ImportResponse, 202);
   });
 
-  api.delete('/templates/:name/import', async (c) => {
+  api.openapi(routes.cancelImport, async (c) => {
     admin(c.get('principal'));
-    const version = await deps.templates.cancelImport(assertTemplateName(c.req.param('name')));
+    const version = await deps.templates.cancelImport(assertTemplateName(c.req.valid('param').name));
     return c.json({ template: version.template, version: versionDto(version) } satisfies ImportResponse, 200);
   });
 
-  api.delete('/repositories/:owner/:repo/pin', async (c) => {
+  api.openapi(routes.unpinRepository, async (c) => {
     admin(c.get('principal'));
-    const name = `${c.req.param('owner')}/${c.req.param('repo')}`.toLowerCase();
+    const name = `${c.req.valid('param').owner}/${c.req.valid('param').repo}`.toLowerCase();
     if (!(await deps.gate.forget(name))) throw new AppError('not_found', `no pinned repository ${name}`);
-    return c.json({ repository: name, pinned: false });
+    return c.json({ repository: name, pinned: false as const }, 200);
   });
 
-  api.get('/instances', async (c) => {
+  api.openapi(routes.listInstances, async (c) => {
     const p = c.get('principal');
     if (p.kind === 'metrics') throw new AppError('forbidden', 'a metrics token reads /api/v1/metrics and nothing else');
-    const list = await deps.instances.list(p.kind === 'admin' ? {} : { owner: ownerForIdentity(p.identity, deps.repos) });
-    return c.json(list.map((i) => instanceDto(i, false)));
+    const q = pageQuery(c.req.valid('query'));
+    if (p.kind === 'oidc') {
+      // A repository's token sees its own owner's instances, whatever it asks for.
+      const own = formatOwner(ownerForIdentity(p.identity, deps.repos));
+      q.owners = q.owners ? q.owners.filter((o) => o === own) : [own];
+    }
+    const { items, more } = await deps.instances.page(q);
+    const last = items[items.length - 1];
+    if (more && last) c.header('link', nextLink(c.req.url, last));
+    return c.json(items.map((i) => instanceDto(i, false)), 200);
   });
 
-  api.post('/instances', async (c) => {
+  api.openapi(readingBodyItself(api, routes.createInstance), async (c) => {
     const p = c.get('principal');
     if (p.kind === 'metrics') throw new AppError('forbidden', 'a metrics token reads /api/v1/metrics and nothing else');
-    const body = createBody.parse(await c.req.json());
+    const body = CreateInstanceSchema.parse(await c.req.json());
     const template = assertTemplateName(body.template);
     let owner: OwnerKey;
     if (p.kind === 'oidc') {
@@ -133,19 +131,19 @@ export function createApi(deps: ApiDeps) {
     return c.json(dto, r.created ? 201 : 200);
   });
 
-  api.get('/instances/:id', async (c) => {
-    const i = await visible(c.get('principal'), c.req.param('id'));
-    return c.json(await withConnection(await settle(c, i)));
+  api.openapi(routes.getInstance, async (c) => {
+    const i = await visible(c.get('principal'), c.req.valid('param').id);
+    return c.json(await withConnection(await settle(c, i)), 200);
   });
 
-  api.post('/instances/:id/reset', async (c) => {
-    const i = await visible(c.get('principal'), c.req.param('id'));
+  api.openapi(routes.resetInstance, async (c) => {
+    const i = await visible(c.get('principal'), c.req.valid('param').id);
     const r = await deps.instances.reset(i.id);
     return c.json(await withConnection(await settle(c, r)), 202);
   });
 
-  api.post('/instances/:id/schema-diff', async (c) => {
-    const i = await visible(c.get('principal'), c.req.param('id'));
+  api.openapi(routes.schemaDiff, async (c) => {
+    const i = await visible(c.get('principal'), c.req.valid('param').id);
     const r = await deps.instances.schemaDiff(i.id);
     return c.json({
       instance: i.id,
@@ -154,11 +152,11 @@ export function createApi(deps: ApiDeps) {
       warnings: r.diff.warnings.length,
       at: r.at.toISOString(),
       diff: r.diff,
-    } satisfies SchemaDiffResponse);
+    } satisfies SchemaDiffResponse, 200);
   });
 
-  api.delete('/instances/:id', async (c) => {
-    const i = await visible(c.get('principal'), c.req.param('id'));
+  api.openapi(routes.destroyInstance, async (c) => {
+    const i = await visible(c.get('principal'), c.req.valid('param').id);
     const r = await settle(c, await deps.instances.destroy(i.id));
     return c.json(instanceDto(r, false), r.status === 'destroyed' ? 200 : 202);
   });

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
 import { isAppError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
@@ -13,6 +14,10 @@ export function errorHandler(log: Logger) {
     if (err instanceof ZodError) {
       const message = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
       return c.json({ error: { code: 'bad_request', message } }, 400);
+    }
+    // Hono's own refusals (a validator's malformed JSON, a body limit): same shape as ours.
+    if (err instanceof HTTPException && err.status < 500) {
+      return c.json({ error: { code: 'bad_request', message: err.message || 'bad request' } }, err.status);
     }
     if (err instanceof SyntaxError) {
       return c.json({ error: { code: 'bad_request', message: `request body is not valid JSON: ${err.message}` } }, 400);

@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/log.js';
 import { buildController, type Controller } from '../../controller/main.js';
+import { createSpecChecker, type SpecChecker } from './openapi-check.js';
 import { chinookSql, IMAGES } from './testbed.js';
 
 export const TOKEN = 'test-admin-token';
@@ -16,8 +17,13 @@ export interface TestController {
   dataDir: string;
   dumpsDir: string;
   controller: Controller;
-  /** fetch against the API with the admin token */
-  api<T = any>(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: T }>;
+  /**
+   * fetch against the API with the admin token. Every reply is checked against the controller's
+   * OpenAPI document; one that does not conform throws, failing the test that got it.
+   */
+  api<T = any>(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: T; headers: Headers }>;
+  /** every non-conforming reply api() has seen (each also threw where it happened) */
+  violations: string[];
   stop(): Promise<void>;
 }
 
@@ -51,11 +57,14 @@ export async function startTestController(opts: {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await controller.announce(url);
   let stopped = false;
+  let checker: SpecChecker | null = null;
+  const violations: string[] = [];
   return {
     url,
     dataDir: opts.dataDir,
     dumpsDir,
     controller,
+    violations,
     async api(method, path, body, token = TOKEN) {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -63,7 +72,15 @@ export async function startTestController(opts: {
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
+      const contentType = res.headers.get('content-type');
+      const parsed = /json/.test(contentType ?? '') || !contentType ? (text ? JSON.parse(text) : null) : text;
+      checker ??= createSpecChecker(await (await fetch(`${url}/api/v1/openapi.json`)).json());
+      const wrong = checker.check({ method, path, status: res.status, contentType, body: parsed });
+      if (wrong.length) {
+        violations.push(...wrong);
+        throw new Error(`the reply does not conform to the controller's OpenAPI document:\n  ${wrong.join('\n  ')}`);
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
     },
     async stop() {
       if (stopped) return;

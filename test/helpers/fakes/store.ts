@@ -105,6 +105,20 @@ export function createMemoryStore(): MemoryStore {
         .sort((a, b) => +a.createdAt - +b.createdAt)
         .map(copy);
     },
+    async pageLive(q) {
+      await tick();
+      const after = q.after;
+      return [...instances.values()]
+        .filter((i) => live(i))
+        .filter((i) => !q.excludeOwnerPrefix || !i.owner.startsWith(q.excludeOwnerPrefix))
+        .filter((i) => !q.owners || q.owners.includes(i.owner))
+        .filter((i) => !q.templates || q.templates.includes(i.template))
+        .filter((i) => !q.status || q.status.includes(i.status))
+        .filter((i) => !after || +i.createdAt > +after.createdAt || (+i.createdAt === +after.createdAt && i.id > after.id))
+        .sort((a, b) => +a.createdAt - +b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, q.limit)
+        .map(copy);
+    },
     async claimWarm(id, poolOwner, patch) {
       await tick();
       const i = instances.get(id);

@@ -1,0 +1,1 @@
+CREATE INDEX "instances_live_created_idx" ON "instances" USING btree ("created_at","id") WHERE status <> 'destroyed';
