@@ -22,7 +22,7 @@ import type {
   Telemetry,
 } from '../app/ports.js';
 import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
-import { faultOf, oomRecovered } from './faults.js';
+import { faultOf, oomRecovered, stoppedOnItsOwn } from './faults.js';
 
 export interface ReconcilerDeps extends ProvisionDeps {
   store: Store;
@@ -185,7 +185,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const fault = faultOf(c && oom ? { ...c, oomKilled: true } : c, deps.memoryBytes, new Date(clock.now()));
     ilog.warn({ fault }, 'the server of a ready instance stopped; starting it again on its data');
     const ranMs = i.readyAt ? clock.now() - i.readyAt.getTime() : Infinity;
-    const looping = ranMs < STABLE_AFTER_MS;
+    // A server stopped from outside (an engine restart, a host shutdown) is not crashing: back at once.
+    const looping = ranMs < STABLE_AFTER_MS && stoppedOnItsOwn(c && oom ? { ...c, oomKilled: true } : c);
     const next = { ...i, attempts: looping ? i.attempts : 0, lastFault: fault };
     if (looping) {
       const after = afterFailure(next, { error: `the server keeps stopping: ${fault}`, retryable: true }, deps.retryAttempts, clock.now());
