@@ -167,7 +167,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       await runtime.ping();
       // Follow the engine before the first sweep, so nothing that happens during it is missed.
       unwatch = runtime.watch(homeSelector(home), (e) => reconciler.observe(e));
-      const report = await reaper.run();
+      // Orphans go before anything else happens; the live instances converge while the API already
+      // answers (webhooks and callers must not wait for every instance to be provisioned again).
+      const report = await reaper.run({ waitForInstances: false });
       log.info({ ...report, removed: report.removed.length }, 'start-up sweep done');
       await warmPool.refill();
       scheduler = startScheduler(tasks, log);

@@ -28,13 +28,16 @@ export interface ReapReport {
 }
 
 export interface Reaper {
-  /** One pass; concurrent callers share it. */
-  run(): Promise<ReapReport>;
+  /**
+   * One pass; concurrent callers share it. It ends by converging every live instance; with
+   * `waitForInstances: false` it answers once the orphans are gone and leaves that convergence running
+   * (the controller's start-up: the API must not wait for every instance to be provisioned).
+   */
+  run(opts?: { waitForInstances?: boolean }): Promise<ReapReport>;
 }
 
 export function createReaper(deps: ReaperDeps): Reaper {
   const { store, runtime, storage, paths, log, files } = deps;
-  let running: Promise<ReapReport> | null = null;
 
   async function removeDir(path: string, why: string, report: ReapReport) {
     try {
@@ -46,7 +49,7 @@ export function createReaper(deps: ReaperDeps): Reaper {
     }
   }
 
-  async function once(): Promise<ReapReport> {
+  async function once(): Promise<{ report: ReapReport; converged: Promise<unknown> }> {
     const report: ReapReport = { removed: [], expired: 0, interrupted: 0 };
     // What exists, listed before what is wanted, so anything created meanwhile is seen as wanted.
     const containers = await runtime.list(homeSelector(deps.home));
@@ -102,18 +105,30 @@ export function createReaper(deps: ReaperDeps): Reaper {
       await store.updateInstance(i.id, { desired: 'absent' });
       deps.changes.publish(i.id);
     }
-    await Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));
-    return report;
+    const converged = Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));
+    return { report, converged };
   }
 
+  // The pass in progress: its report (orphans removed), and its end (every live instance converged).
+  let running: { pass: Promise<{ report: ReapReport }>; whole: Promise<unknown> } | null = null;
   return {
-    run() {
-      const t0 = deps.clock.now();
-      running ??= once().finally(() => {
-        running = null;
-        deps.telemetry.swept({ durationMs: deps.clock.now() - t0 });
-      });
-      return running;
+    async run(opts = {}) {
+      if (!running) {
+        const t0 = deps.clock.now();
+        const pass = once();
+        const current: { pass: typeof pass; whole: Promise<unknown> } = { pass, whole: Promise.resolve() };
+        current.whole = pass
+          .then((p) => p.converged, () => undefined)
+          .finally(() => {
+            if (running === current) running = null;
+            deps.telemetry.swept({ durationMs: deps.clock.now() - t0 });
+          });
+        running = current;
+      }
+      const { pass, whole } = running;
+      const { report } = await pass;
+      if (opts.waitForInstances !== false) await whole;
+      return report;
     },
   };
 }
