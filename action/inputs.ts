@@ -107,7 +107,8 @@ export function readInputs(c: Pick<ActionCore, 'getInput' | 'setSecret'>): Actio
     throw new ActionError(`input env-name ${JSON.stringify(envName)} is not a valid environment variable name`);
   }
 
-  const audience = get('audience') || 'myaas';
+  // The controller's default audience is its own public URL: a token minted for it is good for it alone.
+  const audience = get('audience') || url.href.replace(/\/+$/, '');
 
   return {
     controllerUrl: url.href.replace(/\/+$/, ''),

@@ -99,6 +99,7 @@ const schema = z.object({
   MYAAS_GITHUB_COMMENT_PASSWORD: z.enum(['true', 'false']).default('false'),
   MYAAS_GITHUB_SWEEP_INTERVAL: z.string().default('5m'),
   MYAAS_GITHUB_PR_TTL: z.string().default('7d'),
+  MYAAS_GITHUB_IDLE_TTL: z.string().default('0'),
   MYAAS_OIDC_ISSUER: z.string().url().default('https://token.actions.githubusercontent.com'),
   MYAAS_OIDC_AUDIENCE: z.string().optional(),
   MYAAS_OIDC_JWKS_URL: z.string().url().optional(),
@@ -163,6 +164,8 @@ function toConfig(e: z.infer<typeof schema>) {
       repoPins: parseRepoPins(e.MYAAS_GITHUB_REPOS),
       /** a pull request's instances expire this long after the pull request was last seen (a lost "closed") */
       prTtlSeconds: parseDuration(e.MYAAS_GITHUB_PR_TTL),
+      /** a pull request's instances expire this long after its last push (0: off); `/myaas protect` pins them */
+      idleTtlSeconds: parseDuration(e.MYAAS_GITHUB_IDLE_TTL),
       allowForks: e.MYAAS_GITHUB_ALLOW_FORKS === 'true',
       resetOnPush: e.MYAAS_GITHUB_RESET_ON_PUSH === 'true',
       commentPassword: e.MYAAS_GITHUB_COMMENT_PASSWORD === 'true',

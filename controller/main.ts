@@ -34,8 +34,11 @@ import { createWarmPool } from './jobs/warm-pool.js';
 import { createHandoverBook } from './jobs/handovers.js';
 import { createGitHubClient, githubAuthConfigured } from './github/client.js';
 import { createCommentUpdater } from './github/comment.js';
+import { createChatOps, type ChatOps } from './github/chatops-handler.js';
+import { createChatOpsTarget } from './github/chatops-target.js';
 import { createOidcVerifier } from './github/oidc.js';
 import { createPullRequestHandler } from './github/pull-requests.js';
+import { createRepositoryGate } from './github/repository-gate.js';
 import { createPullRequestSweep } from './github/pull-sync.js';
 import { createApp } from './http/app.js';
 import { adminTokenCheck, createAuth } from './http/auth.js';
@@ -95,10 +98,11 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const reconciler = createReconciler({
     store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
     net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
+    capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo },
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
   });
   const warmPool = createWarmPool({
-    store, reconciler, handovers, changes, engines, clock, size: config.warmPool, probeHost: config.probeHost, log,
+    store, reconciler, handovers, changes, engines, clock, size: config.warmPool, maxInstances: config.maxInstances, probeHost: config.probeHost, log,
   });
   // A template's new version: its waiting instances can be built, and warm pools move to it.
   importer.onFinished((template) => {
@@ -110,24 +114,40 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });
   const instances = createInstanceService({
     store, reconciler, templates, warmPool, changes, engines, clock,
-    publicHost: config.publicHost, defaultTtlSeconds: config.instanceTtlSeconds, portRange: config.portRange,
+    publicHost: config.publicHost, portRange: config.portRange,
+    lifetimes: {
+      pull: config.github.prTtlSeconds, idle: config.github.idleTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds,
+    },
   });
   const sweep = () => reaper.run().then(() => warmPool.refill());
 
   const gh = config.github;
   const closers: Array<() => void> = [];
-  const pullRequests = createPullRequestHandler({ instances, repos: gh.repos, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log });
+  const gate = createRepositoryGate({ repos: gh.repos, pins: gh.repoPins, allowForks: gh.allowForks, store, clock, log });
+  const pullRequests = createPullRequestHandler({
+    instances, repos: gh.repos, gate, pulls: store, clock, allowForks: gh.allowForks, resetOnPush: gh.resetOnPush, log,
+  });
   const tasks: ScheduledTask[] = [
     { name: 'reconcile sweep', run: sweep, everyMs: config.reconcileIntervalMs },
     { name: 'scheduled import', cron: config.importSchedule, run: async () => {
       for (const t of (await templates.list()).templates) await templates.startImport(t.name).catch((e) => log.error({ template: t.name, err: messageOf(e) }, 'scheduled import not started'));
     } },
   ];
+  // ChatOps needs the API (reactions, replies): with a token or App configured.
+  let chatOps: ChatOps | undefined;
   if (githubAuthConfigured(gh)) {
     const client = createGitHubClient({ apiUrl: gh.apiUrl, token: gh.token, appId: gh.appId, privateKey: gh.privateKey, clock, telemetry }, log);
-    const comments = createCommentUpdater({ client, log, commentPassword: gh.commentPassword, publicHost: config.publicHost, instances });
+    const comments = createCommentUpdater({
+      client, log, commentPassword: gh.commentPassword, isPrivate: (repo) => gate.isPrivate(repo), publicHost: config.publicHost, instances,
+      idleExpiry: gh.idleTtlSeconds > 0,
+    });
     instances.onChange((v) => void comments.onChange(v));
     closers.push(() => comments.close());
+    chatOps = createChatOps({
+      target: createChatOpsTarget({ instances, pullRequests, pulls: store, repos: gh.repos, clock }),
+      client,
+      log,
+    });
     const prSweep = createPullRequestSweep({ client, instances, pullRequests, repos: gh.repos, log });
     tasks.push({ name: 'pull request sweep', run: () => prSweep.runOnce(), everyMs: gh.sweepIntervalMs });
   }
@@ -135,14 +155,15 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     secret: gh.webhookSecret,
     deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) },
     pullRequests,
+    chatOps,
     log,
     telemetry,
   });
   const oidc = createOidcVerifier({ issuer: config.oidc.issuer, audience: config.oidc.audience, jwksUrl: config.oidc.jwksUrl });
 
   const app = createApp({
-    api: { instances, templates, repos: gh.repos },
-    auth: createAuth({ apiTokens: config.apiTokens, oidc }),
+    api: { instances, templates, repos: gh.repos, gate },
+    auth: createAuth({ apiTokens: config.apiTokens, metricsTokens: config.metricsTokens, oidc, gate }),
     webhooks,
     metrics: () => metrics.expose(),
     statusPage: createStatusPage({
@@ -181,6 +202,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       for (const c of closers) c();
       warmPool.close();
       reconciler.close();
+      await chatOps?.idle();
       await reconciler.idle();
       await state.close();
       await lock.release();

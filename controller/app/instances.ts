@@ -5,10 +5,11 @@ import { isSettled } from '../domain/lifecycle.js';
 import { pickPort, type PortRange } from '../domain/port-range.js';
 import { assertInstanceName, assertTemplateName } from '../domain/names.js';
 import { defaultInstanceName, formatOwner, parseOwner, POOL_PREFIX, pullPrefix } from '../domain/owner.js';
-import type { Connection, InstanceRecord, InstanceView } from '../domain/types.js';
+import { newInstanceRecord, type Connection, type InstanceRecord, type InstanceView } from '../domain/types.js';
 import { newInstanceId, newPassword } from '../lib/ids.js';
 import {
   type Clock,
+  type CreateRequest,
   type Engines,
   type InstanceChanges,
   type InstanceService,
@@ -20,18 +21,34 @@ import {
 
 export interface InstanceServiceDeps {
   store: Store;
-  reconciler: Pick<Reconciler, 'wake' | 'retryNow'>;
+  reconciler: Pick<Reconciler, 'wake' | 'retryNow' | 'admit'>;
   templates: Pick<TemplateService, 'engineFor'>;
   warmPool: Pick<WarmPool, 'claim' | 'refill'>;
   changes: InstanceChanges;
   engines: Engines;
   clock: Clock;
   publicHost: string;
-  /** lifetime of instances not bound to a pull request; 0 for none */
-  defaultTtlSeconds: number;
+  lifetimes: Lifetimes;
   /** MYAAS_PORT_RANGE: a new instance gets its port at once, so a full range is refused at create */
   portRange: PortRange | null;
 }
+
+/** How long instances live, by whom they belong to (seconds; 0: until removed). */
+export interface Lifetimes {
+  /** a pull request's instances, counted from the last time the pull request was seen */
+  pull: number;
+  /** a workflow run's instance: always expires, even if its post step never runs */
+  run: number;
+  /** a person's or script's (MYAAS_INSTANCE_TTL) */
+  api: number;
+  /** the longest a repository's token may ask for (only admins may ask for none) */
+  max: number;
+  /** MYAAS_GITHUB_IDLE_TTL: a pull request's instances expire this long after its last push (0: off) */
+  idle: number;
+}
+
+/** A pull request's instances get a new expiry at most this often: each event need not write one. */
+const REFRESH_AFTER_MS = 3600_000;
 
 const isPool = (i: InstanceRecord) => i.owner.startsWith(POOL_PREFIX);
 /** How long a create waits for the reconciler to hand a claimed warm instance over. */
@@ -66,14 +83,17 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
     return { instance: i, dataAsOf: v?.readyAt ?? null, connection: connection(i, v?.database ?? null) };
   }
 
-  async function insert(rec: Omit<InstanceRecord, 'id' | 'password' | 'port'>): Promise<{ instance: InstanceRecord; created: boolean }> {
+  async function insert(rec: Pick<InstanceRecord, 'name' | 'owner' | 'template' | 'engine' | 'status' | 'expiresAt' | 'createdAt'>): Promise<{ instance: InstanceRecord; created: boolean }> {
     const avoid: number[] = [];
     for (let attempt = 1; ; attempt++) {
       const port = deps.portRange ? pickPort(deps.portRange, await store.livePorts(), avoid) : null;
       try {
-        const r = await store.getOrCreateInstance({ ...rec, port, id: newInstanceId(), password: newPassword() });
-        if (r.created) await changed(r.instance.id);
-        return r;
+        const r = await store.getOrCreateInstance(newInstanceRecord({ ...rec, port, id: newInstanceId(), password: newPassword() }));
+        if (!r.created) return r;
+        deps.changes.publish(r.instance.id);
+        // Every new instance waits in line; admission starts it at once while the caps leave room.
+        await reconciler.admit();
+        return { instance: await mustGet(r.instance.id), created: true };
       } catch (e) {
         if (e instanceof UniqueViolation && e.index === 'instances_name_live') throw taken(rec.name);
         // Another create took the same port of the range a moment ago: take the next one.
@@ -84,6 +104,22 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         throw e;
       }
     }
+  }
+
+  /** The lifetime a create asks for, within what its caller may ask. */
+  function lifetimeOf(req: CreateRequest): number {
+    const { lifetimes } = deps;
+    const byKind = req.owner.kind === 'pull' ? lifetimes.pull : req.owner.kind === 'run' ? lifetimes.run : lifetimes.api;
+    if (req.ttlSeconds === undefined) return byKind;
+    if (req.trusted === false) {
+      if (req.ttlSeconds === 0) throw new AppError('forbidden', 'ttl 0 (never expire) needs an admin token; a repository\'s token may ask for up to MYAAS_MAX_TTL');
+      if (req.ttlSeconds > lifetimes.max) {
+        throw new AppError('forbidden', `ttl ${req.ttlSeconds}s is longer than this controller allows a repository's token (MYAAS_MAX_TTL=${lifetimes.max}s)`);
+      }
+    }
+    // A run's instance always ends: nobody may make it outlive the run by much, not even by accident.
+    if (req.owner.kind === 'run' && req.ttlSeconds === 0 && req.trusted === false) return lifetimes.run;
+    return req.ttlSeconds;
   }
 
   const service: InstanceService = {
@@ -100,8 +136,8 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         return { instance: existing, created: false };
       }
       const name = req.name !== undefined ? assertInstanceName(req.name) : defaultInstanceName(req.owner, template);
+      const ttl = lifetimeOf(req);
       const engine = await deps.templates.engineFor(template);
-      const ttl = req.ttlSeconds ?? (req.owner.kind === 'pull' ? 0 : deps.defaultTtlSeconds);
       const now = new Date(clock.now());
       const expiresAt = ttl > 0 ? new Date(now.getTime() + ttl * 1000) : null;
       if (await store.liveByName(name)) throw taken(name);
@@ -113,11 +149,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         // pool promises, rather than make every caller poll for it.
         return { instance: await service.waitSettled(warm.id, HANDOVER_WAIT_MS), created: true };
       }
-      return insert({
-        name, owner, template, engine, versionId: null, pinnedVersionId: null, status: 'provisioning', desired: 'present',
-        containerId: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt, createdAt: now,
-        readyAt: null, destroyedAt: null,
-      });
+      return insert({ name, owner, template, engine, status: 'queued', expiresAt, createdAt: now });
     },
     get: mustGet,
     async list(filter = {}) {
@@ -171,6 +203,37 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
     async destroyOwner(owner) {
       const live = await service.list({ owner });
       for (const i of live) await service.destroy(i.id);
+      return live.length;
+    },
+    async refreshLifetime(owner, sighting = {}) {
+      if (owner.kind !== 'pull') return;
+      const { idle, pull } = deps.lifetimes;
+      // Idle expiry counts from pushes only; otherwise any sighting keeps a pull request's instances alive.
+      const ttl = idle > 0 ? (sighting.push ? idle : 0) : pull;
+      if (ttl <= 0) return;
+      const until = clock.now() + ttl * 1000;
+      for (const i of await service.list({ owner })) {
+        // Never shortens one (a /myaas extend), and writes at most hourly.
+        if (i.desired !== 'present' || (i.expiresAt && until - i.expiresAt.getTime() < REFRESH_AFTER_MS)) continue;
+        await store.updateInstance(i.id, { expiresAt: new Date(until) });
+        if (idle > 0) deps.changes.publish(i.id); // the comment shows the new expiry
+      }
+    },
+    async extendOwner(owner, seconds) {
+      const live = (await service.list({ owner })).filter((i) => i.desired === 'present');
+      for (const i of live) {
+        const from = Math.max(clock.now(), i.expiresAt?.getTime() ?? clock.now());
+        await store.updateInstance(i.id, { expiresAt: new Date(from + seconds * 1000) });
+        deps.changes.publish(i.id);
+      }
+      return live.length;
+    },
+    async protectOwner(owner, on) {
+      const live = (await service.list({ owner })).filter((i) => i.desired === 'present');
+      for (const i of live) {
+        await store.updateInstance(i.id, { protected: on });
+        deps.changes.publish(i.id);
+      }
       return live.length;
     },
     async resetOwner(owner) {

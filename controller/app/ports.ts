@@ -6,7 +6,7 @@
 export type { Engine, EngineConn, AdminSession } from '../engines/engine.js';
 export type { Storage } from '../storage/storage.js';
 export type { Runtime, ContainerSpec, ContainerInfo, RuntimeEvent } from '../runtime/runtime.js';
-export type { Store, InstancePatch, VersionPatch } from '../db/store.js';
+export type { Store, InstancePatch, VersionPatch, GitHubStore } from '../db/store.js';
 export type { HostFiles } from '../host/files.js';
 export type { DumpSource } from '../host/dumps.js';
 export type { HostNet } from '../host/net.js';
@@ -68,6 +68,8 @@ export interface Reconciler {
   observe(e: RuntimeEvent): void;
   /** A failed or retrying instance gets its next attempt now, with its count of attempts restarted. */
   retryNow(id: string): Promise<void>;
+  /** Starts queued instances while the caps (MYAAS_MAX_INSTANCES, …_PER_REPO) leave room. */
+  admit(): Promise<void>;
   /** Resolves once no instance is being converged. */
   idle(): Promise<void>;
   /** Stops the timers of pending retries. */
@@ -126,6 +128,11 @@ export interface CreateRequest {
   name?: string;
   /** lifetime in seconds; 0 for none; absent for the default of the owner's kind */
   ttlSeconds?: number;
+  /**
+   * An admin (true, the default for the controller's own callers) may ask for any lifetime, none
+   * included; a repository's token only for up to MYAAS_MAX_TTL.
+   */
+  trusted?: boolean;
 }
 
 export interface InstanceService {
@@ -150,6 +157,17 @@ export interface InstanceService {
   destroyOwner(owner: OwnerKey): Promise<number>;
   /** Resets every live instance of `owner`. */
   resetOwner(owner: OwnerKey): Promise<number>;
+  /**
+   * The owner was seen alive (a pull request's event or the resync): its instances' lifetime starts
+   * again (MYAAS_GITHUB_PR_TTL), so a pull request whose "closed" was lost does not keep them forever.
+   * With MYAAS_GITHUB_IDLE_TTL set, only a push does so (the pull request's instances expire after that
+   * long without one).
+   */
+  refreshLifetime(owner: OwnerKey, sighting?: { push?: boolean }): Promise<void>;
+  /** Lengthens the lifetime of every live instance of `owner` by `seconds` (from now, or from a later expiry). */
+  extendOwner(owner: OwnerKey, seconds: number): Promise<number>;
+  /** Protected instances never expire while their owner lives; `on` false lets them expire again. */
+  protectOwner(owner: OwnerKey, on: boolean): Promise<number>;
   /** Called with the instance's view after every change of any instance. */
   onChange(listener: (view: InstanceView) => void): () => void;
 }

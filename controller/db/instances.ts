@@ -94,7 +94,7 @@ export function createInstanceQueries(db: Db): InstanceStore {
       const rows = await db
         .select()
         .from(instances)
-        .where(and(live, eq(instances.desired, 'present'), isNotNull(instances.expiresAt), lte(instances.expiresAt, now)));
+        .where(and(live, eq(instances.desired, 'present'), eq(instances.protected, false), isNotNull(instances.expiresAt), lte(instances.expiresAt, now)));
       return rows.map(toInstance);
     },
     async livePorts() {

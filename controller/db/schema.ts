@@ -20,6 +20,8 @@ export const templateVersions = pgTable(
     phase: text('phase'),
     /** size and modification time of the dump it was made from: a failed import is not repeated for an unchanged dump */
     dumpFingerprint: text('dump_fingerprint'),
+    /** the version's schema (JSON of domain/schema.ts SchemaSnapshot), read once, for schema diffs */
+    schemaSnapshot: text('schema_snapshot'),
     createdAt: ts('created_at').notNull().defaultNow(),
     readyAt: ts('ready_at'),
   },
@@ -50,6 +52,13 @@ export const instances = pgTable(
     retryAt: ts('retry_at'),
     /** the last thing that happened to a running instance (a crash, an out-of-memory kill), for its owner */
     lastFault: text('last_fault'),
+    /** never expires while its owner lives (`/myaas protect`) */
+    protected: boolean('protected').notNull().default(false),
+    /** why it was destroyed when its owner did not ask: `expired` */
+    endReason: text('end_reason'),
+    /** its schema against its template version's (JSON of domain/schema.ts SchemaDiff), when last asked */
+    schemaDiff: text('schema_diff'),
+    schemaDiffAt: ts('schema_diff_at'),
     expiresAt: ts('expires_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
     readyAt: ts('ready_at'),
@@ -86,6 +95,8 @@ export const pullRequests = pgTable(
     seenAt: ts('seen_at').notNull().defaultNow(),
     /** when myaas first saw it open: capacity is handed out oldest pull request first */
     openedAt: ts('opened_at').notNull().defaultNow(),
+    /** the last push (opened, reopened, synchronize): MYAAS_GITHUB_IDLE_TTL counts from it */
+    pushedAt: ts('pushed_at'),
   },
   (t) => [primaryKey({ columns: [t.repo, t.number] })],
 );

@@ -34,7 +34,7 @@ export interface InstanceStore {
    * the atomic step of handing it to someone. Null when someone else was first.
    */
   claimWarm(id: string, poolOwner: string, patch: InstancePatch): Promise<InstanceRecord | null>;
-  /** Live instances whose expiry is at or before `now`. */
+  /** Live, unprotected instances whose expiry is at or before `now`. */
   expired(now: Date): Promise<InstanceRecord[]>;
   livePorts(): Promise<number[]>;
   /** How many live instances have one of `status` (and an owner starting with `ownerPrefix`). */

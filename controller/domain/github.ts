@@ -16,6 +16,8 @@ export interface PullRequestRecord {
   seenAt: Date;
   /** when it was first seen open */
   openedAt: Date;
+  /** the last push (opened, reopened, synchronize) */
+  pushedAt: Date | null;
 }
 
 export interface RepositoryRecord {

@@ -31,6 +31,7 @@ export function nextStep(i: InstanceRecord, facts: { handoverPending: boolean; n
   if (isBehind(i)) return facts.handoverPending ? 'handover' : 'provision';
   switch (i.status) {
     case 'failed':
+    case 'queued': // admission (capacity) moves it on, not a wake
       return 'nothing';
     case 'ready':
       return 'check';
@@ -52,6 +53,9 @@ export function isSettled(i: InstanceRecord): boolean {
   if (i.status === 'destroyed') return true;
   return i.desired === 'present' && (i.status === 'ready' || i.status === 'failed') && !isBehind(i);
 }
+
+/** Statuses that hold a clone or a container: they count against the instance caps. */
+export const HOLDS_CAPACITY = ['provisioning', 'ready', 'retrying', 'destroying'] as const;
 
 /** Pause before attempt n+1 after n failures in a row: 5 s, 10 s, 20 s … at most 5 minutes. */
 export function retryDelayMs(attempts: number): number {

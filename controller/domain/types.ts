@@ -29,6 +29,8 @@ export interface TemplateVersion {
   phase?: string | null;
   /** the dump's size and modification time when it was imported */
   dumpFingerprint?: string | null;
+  /** its schema (JSON of domain/schema.ts SchemaSnapshot), read once when a diff first needs it */
+  schemaSnapshot?: string | null;
   createdAt: Date;
   readyAt: Date | null;
 }
@@ -59,6 +61,13 @@ export interface InstanceRecord {
   retryAt: Date | null;
   /** the last fault of a running instance (a crash, an out-of-memory kill), told to its owner */
   lastFault: string | null;
+  /** never expires while its owner lives (`/myaas protect`) */
+  protected: boolean;
+  /** why it was destroyed without its owner asking: `expired` */
+  endReason: string | null;
+  /** its schema against its template version's (JSON of domain/schema.ts SchemaDiff), when last asked */
+  schemaDiff: string | null;
+  schemaDiffAt: Date | null;
   expiresAt: Date | null;
   createdAt: Date;
   readyAt: Date | null;
@@ -99,4 +108,15 @@ export interface ProvisionTimings {
   rotateMs: number;
   probeMs: number;
   totalMs: number;
+}
+
+/** A new instance's record: what the caller decides, and the fresh state of everything else. */
+export function newInstanceRecord(
+  r: Pick<InstanceRecord, 'id' | 'name' | 'owner' | 'template' | 'engine' | 'password' | 'status' | 'createdAt'> & Partial<InstanceRecord>,
+): InstanceRecord {
+  return {
+    versionId: null, pinnedVersionId: null, desired: 'present', port: null, containerId: null, error: null, generation: 0,
+    appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, protected: false, endReason: null, schemaDiff: null,
+    schemaDiffAt: null, expiresAt: null, readyAt: null, destroyedAt: null, ...r,
+  };
 }

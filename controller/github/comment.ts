@@ -20,6 +20,10 @@ export interface RenderInput {
   instances: InstanceView[];
   /** include password and URL (only for private repositories, by configuration) */
   showPassword: boolean;
+  /** the owner is a pull request: its instances end with it */
+  pullRequest?: boolean;
+  /** MYAAS_GITHUB_IDLE_TTL is set: a pull request's instances expire without pushes */
+  idleExpiry?: boolean;
   /** host to show when an instance has no connection details yet */
   publicHost?: string;
 }
@@ -54,6 +58,15 @@ function when(d: Date | null): string {
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+/** When a reviewer can count on the database. */
+function expiry(v: InstanceView['instance'], input: RenderInput): string {
+  if (v.status === 'destroyed') return '—';
+  if (v.protected) return 'when the pull request closes (protected)';
+  // Without an idle limit a pull request's expiry moves with every sighting: it ends with the pull request.
+  if (input.pullRequest && !input.idleExpiry) return 'when the pull request closes';
+  return v.expiresAt ? `${when(v.expiresAt)}${input.idleExpiry ? ' unless pushed to (or `/myaas extend 3d`, `/myaas protect`)' : ''}` : 'when the pull request closes';
+}
+
 function section(view: InstanceView, input: RenderInput): string {
   const v = view.instance;
   const c = view.connection;
@@ -74,9 +87,7 @@ function section(view: InstanceView, input: RenderInput): string {
   }
   rows.push(['status', status]);
   if (v.lastFault && v.status !== 'destroyed') rows.push(['last fault', code(v.lastFault)]);
-  rows.push(
-    ['expires', v.expiresAt ? when(v.expiresAt) : v.status === 'destroyed' ? '—' : 'when the pull request closes'],
-  );
+  rows.push(['expires', expiry(v, input)]);
   return [`#### ${cell(v.template)}`, '', '| | |', '| --- | --- |', ...rows.map(([k, val]) => `| ${k} | ${val} |`)].join('\n');
 }
 
@@ -90,7 +101,9 @@ export function renderComment(input: RenderInput): string {
     '### 🗄️ Databases for this pull request',
     '',
     allGone
-      ? 'The pull request was closed: its databases are destroyed.'
+      ? list.some((v) => v.instance.endReason === 'expired')
+        ? 'The databases expired (no push for a while). Push to the pull request, or comment `/myaas recreate`, to get fresh ones.'
+        : 'The pull request was closed: its databases are destroyed.'
       : 'Each template below is a private copy-on-write database for this pull request.',
   ];
   for (const v of list) lines.push('', section(v, input));
@@ -104,6 +117,10 @@ export interface CommentUpdaterDeps {
   client: GitHubClient;
   log: Logger;
   commentPassword: boolean;
+  /** MYAAS_GITHUB_IDLE_TTL is set: the comment shows when the databases expire without a push */
+  idleExpiry?: boolean;
+  /** whether a repository is private (null: unknown, treated as public) */
+  isPrivate?: (repo: string) => Promise<boolean | null>;
   publicHost?: string;
   /** to learn a pull request's other instances after a restart (optional) */
   instances?: Pick<InstanceService, 'viewsOf'>;
@@ -150,11 +167,11 @@ export function createCommentUpdater(deps: CommentUpdaterDeps): CommentUpdater {
   async function write(owner: string, pr: PullRef): Promise<void> {
     const byTemplate = views.get(owner);
     if (!byTemplate) return;
+    // MYAAS_GITHUB_COMMENT_PASSWORD shows the password only where a comment is not public: private repositories.
+    const repo = `${pr.owner}/${pr.repo}`;
+    const showPassword = deps.commentPassword && (await deps.isPrivate?.(repo)) === true;
     const body = renderComment({
-      owner,
-      instances: [...byTemplate.values()],
-      showPassword: deps.commentPassword,
-      publicHost: deps.publicHost,
+      owner, instances: [...byTemplate.values()], showPassword, publicHost: deps.publicHost, pullRequest: true, idleExpiry: deps.idleExpiry,
     });
     if (written.get(owner) !== body) {
       let id = commentIds.get(owner) ?? (await deps.client.findComment(pr, COMMENT_MARKER))?.id;

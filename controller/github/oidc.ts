@@ -14,6 +14,9 @@ export interface OidcIdentity {
   runAttempt: string;
   sub: string;
   actor?: string;
+  /** GitHub's ids of the repository and its owner: names can be re-used, ids cannot */
+  repositoryId?: number;
+  repositoryOwnerId?: number;
 }
 
 export interface OidcVerifier {
@@ -161,6 +164,11 @@ function identityOf(p: JWTPayload): OidcIdentity {
   const identity: OidcIdentity = { repository: repository.toLowerCase(), ref, runId, runAttempt, sub: String(p.sub) };
   const actor = str('actor');
   if (actor) identity.actor = actor;
+  const id = (name: string) => (DIGITS.test(String(p[name] ?? '')) ? Number(p[name]) : undefined);
+  const repositoryId = id('repository_id');
+  const repositoryOwnerId = id('repository_owner_id');
+  if (repositoryId !== undefined) identity.repositoryId = repositoryId;
+  if (repositoryOwnerId !== undefined) identity.repositoryOwnerId = repositoryOwnerId;
   return identity;
 }
 

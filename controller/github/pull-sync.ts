@@ -16,6 +16,8 @@ export interface PullRequestSweepDeps {
   repos: Record<string, string[]>;
   log: Logger;
   now?: () => Date;
+  /** pull requests that get their first instances per pass, per repository (the rest in later passes) */
+  batch?: number;
 }
 
 export interface SweepSummary {
@@ -55,7 +57,13 @@ export function createPullRequestSweep(deps: PullRequestSweepDeps): PullRequestS
     const listedAt = now().toISOString();
     const openNumbers = new Set(open.map((p) => p.number));
 
-    for (const p of open) {
+    // Oldest pull requests first, and only so many new ones per pass: a repository with hundreds of
+    // open pull requests (or a first sweep) does not start hundreds of servers at once.
+    const served = new Set(live.map((v) => parseOwner(v.instance.owner)).flatMap((k) => (k?.kind === 'pull' ? [k.number] : [])));
+    let fresh = 0;
+    for (const p of [...open].sort((a, b) => a.number - b.number)) {
+      if (!served.has(p.number) && fresh >= (deps.batch ?? 20)) continue;
+      if (!served.has(p.number)) fresh++;
       try {
         const out = await deps.pullRequests.handle({
           action: 'opened',

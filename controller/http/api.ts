@@ -9,6 +9,7 @@ import { assertTemplateName } from '../domain/names.js';
 import type { OwnerKey } from '../domain/owner.js';
 import type { InstanceRecord } from '../domain/types.js';
 import { canAccess, ownerForIdentity } from '../github/oidc.js';
+import type { RepositoryGate } from '../github/repository-gate.js';
 import type { InstanceService, TemplateService } from '../app/ports.js';
 import type { AuthEnv, Principal } from './auth.js';
 import { instanceDto, ownerFromRequest, templateDto, versionDto } from './present.js';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   instances: InstanceService;
   templates: TemplateService;
   repos: Record<string, string[]>;
+  /** forks and pinned repository ids */
+  gate: Pick<RepositoryGate, 'admitPullRequest' | 'forget'>;
   maxWaitSeconds?: number;
 }
 
@@ -51,6 +54,7 @@ export function createApi(deps: ApiDeps) {
   };
   /** The instance, if the caller may see it; others' instances are reported missing. */
   const visible = async (p: Principal, id: string): Promise<InstanceRecord> => {
+    if (p.kind === 'metrics') throw new AppError('forbidden', 'a metrics token reads /api/v1/metrics and nothing else');
     const i = await deps.instances.get(id);
     if (p.kind === 'oidc' && !canAccess(ownerForIdentity(p.identity, deps.repos), i.owner)) {
       throw new AppError('not_found', `no instance ${JSON.stringify(id)} for ${p.identity.repository} (${p.identity.ref})`);
@@ -63,7 +67,13 @@ export function createApi(deps: ApiDeps) {
   };
   const withConnection = async (i: InstanceRecord) => instanceDto(await deps.instances.view(i), true);
 
-  api.get('/templates', async (c) => c.json((await deps.templates.list()).templates.map(templateDto)));
+  api.get('/templates', async (c) => {
+    const p = c.get('principal');
+    const all = (await deps.templates.list()).templates;
+    // A repository sees the templates configured for it; why an import failed (it may quote data) is for admins.
+    if (p.kind !== 'oidc') return c.json(all.map((t) => templateDto(t, { details: true })));
+    return c.json(all.filter((t) => p.templates.includes(t.name)).map((t) => templateDto(t, { details: false })));
+  });
 
   api.post('/templates/:name/import', async (c) => {
     admin(c.get('principal'));
@@ -77,20 +87,33 @@ export function createApi(deps: ApiDeps) {
     return c.json({ template: version.template, version: versionDto(version) } satisfies ImportResponse, 200);
   });
 
+  api.delete('/repositories/:owner/:repo/pin', async (c) => {
+    admin(c.get('principal'));
+    const name = `${c.req.param('owner')}/${c.req.param('repo')}`.toLowerCase();
+    if (!(await deps.gate.forget(name))) throw new AppError('not_found', `no pinned repository ${name}`);
+    return c.json({ repository: name, pinned: false });
+  });
+
   api.get('/instances', async (c) => {
     const p = c.get('principal');
+    if (p.kind === 'metrics') throw new AppError('forbidden', 'a metrics token reads /api/v1/metrics and nothing else');
     const list = await deps.instances.list(p.kind === 'admin' ? {} : { owner: ownerForIdentity(p.identity, deps.repos) });
     return c.json(list.map((i) => instanceDto(i, false)));
   });
 
   api.post('/instances', async (c) => {
     const p = c.get('principal');
+    if (p.kind === 'metrics') throw new AppError('forbidden', 'a metrics token reads /api/v1/metrics and nothing else');
     const body = createBody.parse(await c.req.json());
     const template = assertTemplateName(body.template);
     let owner: OwnerKey;
     if (p.kind === 'oidc') {
       if (body.owner) throw new AppError('forbidden', 'an OIDC token cannot choose the owner: it comes from the token');
+      // Names of pull-request and run instances are derived from their owner: a token choosing one could
+      // take the name another owner's instance will need.
+      if (body.name !== undefined) throw new AppError('forbidden', 'an OIDC token cannot choose the instance name: it is derived from the pull request or run');
       owner = ownerForIdentity(p.identity, deps.repos, template);
+      await deps.gate.admitPullRequest(owner);
     } else {
       owner = ownerFromRequest(body.owner, body.name);
     }
@@ -100,7 +123,7 @@ export function createApi(deps: ApiDeps) {
     } catch (e) {
       throw new AppError('bad_request', (e as Error).message);
     }
-    const r = await deps.instances.create({ owner, template, name: body.name, ttlSeconds });
+    const r = await deps.instances.create({ owner, template, name: body.name, ttlSeconds, trusted: p.kind === 'admin' });
     const i = await settle(c, r.instance);
     const dto: CreateInstanceResponse = { ...(await withConnection(i)), created: r.created };
     return c.json(dto, r.created ? 201 : 200);

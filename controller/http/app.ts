@@ -1,6 +1,7 @@
 // The HTTP surface: health, the v1 API behind auth, GitHub webhooks (their own signature check).
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { HealthDto } from '../contract.js';
+import { AppError } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import { createApi, type ApiDeps } from './api.js';
 import type { AuthEnv } from './auth.js';
@@ -32,6 +33,11 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.statusPage) app.route('/', deps.statusPage);
   const v1 = new Hono<AuthEnv>();
   v1.use('*', deps.auth);
+  v1.use('/metrics', async (c, next) => {
+    const kind = c.get('principal').kind;
+    if (kind !== 'admin' && kind !== 'metrics') throw new AppError('forbidden', 'metrics need an admin token or a metrics token (MYAAS_METRICS_TOKENS)');
+    await next();
+  });
   v1.get('/metrics', metricsHandler(deps.metrics));
   v1.route('/', createApi(deps.api));
   app.route('/api/v1', v1);

@@ -6,20 +6,22 @@ import type { InstanceRecord, InstanceView, TemplateSummary, TemplateVersion } f
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-export function versionDto(v: TemplateVersion): TemplateVersionDto {
+/** With `details` false (a repository's token), a failed import says only that it failed: its tool's words may quote data. */
+export function versionDto(v: TemplateVersion, opts: { details: boolean } = { details: true }): TemplateVersionDto {
+  const error = v.error && !opts.details ? 'the import failed; an admin sees why (myaas templates)' : v.error;
   return {
     id: v.id,
     status: v.status,
     createdAt: v.createdAt.toISOString(),
     readyAt: iso(v.readyAt),
     sizeBytes: v.sizeBytes,
-    ...(v.error ? { error: v.error } : {}),
+    ...(error ? { error } : {}),
     ...(v.phase ? { phase: v.phase } : {}),
   };
 }
 
-export function templateDto(t: TemplateSummary): TemplateDto {
-  return { name: t.name, engine: t.engine, latest: t.latest, versions: t.versions.map(versionDto) };
+export function templateDto(t: TemplateSummary, opts: { details: boolean }): TemplateDto {
+  return { name: t.name, engine: t.engine, latest: t.latest, versions: t.versions.map((v) => versionDto(v, opts)) };
 }
 
 /** An instance for the API: with its connection only when `withConnection` (its owner or an admin, never lists). */

@@ -146,9 +146,11 @@ export async function provision(
         : await secure(clock, engine, conn, { current: version.adminPassword, next: inst.password }, deadline);
       log.debug(secured, 'secured and probed');
     } catch (e) {
+      // The server's own output goes to the controller's log, not into the error its owner (and a
+      // pull request's comment) shows: it may quote data or settings.
       const info = await deps.runtime.inspect(containerId);
-      const logs = info && !info.running ? `; the server exited: ${tail(await deps.runtime.logs(containerId, 15))}` : '';
-      throw new AppError('timeout', `${messageOf(e)}${logs}`);
+      if (info && !info.running) log.warn({ output: tail(await deps.runtime.logs(containerId, 15)) }, 'the server exited while starting');
+      throw new AppError('timeout', `${messageOf(e)}${info && !info.running ? `; the server exited (exit code ${info.exitCode ?? '?'}): the controller's log has its output` : ''}`);
     }
     return {
       port,

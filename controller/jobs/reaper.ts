@@ -102,7 +102,7 @@ export function createReaper(deps: ReaperDeps): Reaper {
     for (const i of await store.expired(new Date(deps.clock.now()))) {
       report.expired++;
       log.info({ instance: i.id, name: i.name, expiresAt: i.expiresAt }, 'instance expired; destroying');
-      await store.updateInstance(i.id, { desired: 'absent' });
+      await store.updateInstance(i.id, { desired: 'absent', endReason: 'expired' });
       deps.changes.publish(i.id);
     }
     const converged = Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));

@@ -5,7 +5,8 @@
 // out-of-memory kill) wake the instance at once instead of at the next sweep.
 import { AppError, messageOf, UniqueViolation } from '../domain/errors.js';
 import { LABEL } from '../domain/labels.js';
-import { afterFailure, isBehind, nextStep, STABLE_AFTER_MS, wantsNewVersion, type Failure } from '../domain/lifecycle.js';
+import { afterFailure, HOLDS_CAPACITY, isBehind, nextStep, STABLE_AFTER_MS, wantsNewVersion, type Failure } from '../domain/lifecycle.js';
+import { parseOwner, repoOf } from '../domain/owner.js';
 import { pickPort, type PortRange } from '../domain/port-range.js';
 import type { InstanceRecord, TemplateVersion } from '../domain/types.js';
 import { createKeyedQueue } from '../lib/keyed-queue.js';
@@ -34,6 +35,8 @@ export interface ReconcilerDeps extends ProvisionDeps {
   portRange: PortRange | null;
   /** automatic attempts after a failure before an instance is left failed */
   retryAttempts: number;
+  /** instances holding a clone or container at once, on this host and per repository; the rest wait (queued) */
+  capacity: { max: number; perRepo: number };
   log: Logger;
   /** at most this many instances provision at once */
   concurrency?: number;
@@ -85,6 +88,39 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     await teardown(deps, i.id);
     await set(i.id, { status: 'destroyed', destroyedAt: new Date(clock.now()), containerId: null, retryAt: null });
     ilog.info('instance destroyed');
+    if (i.status !== 'queued') void admit();
+  }
+
+  /**
+   * Lets queued instances start while there is room: oldest first (a pull request's instances are
+   * created when it opens, so that is oldest pull request first), within the host's and each
+   * repository's cap. One admission at a time, so concurrent creates cannot both take the last place.
+   */
+  function admit(): Promise<void> {
+    return queue.run('\u0000admission', async () => {
+      const queued = await store.listLive({ status: ['queued'] });
+      if (!queued.length) return;
+      const active = [...HOLDS_CAPACITY];
+      let total = await store.countLive({ status: active });
+      const perRepo = new Map<string, number>();
+      for (const q of queued) {
+        if (total >= deps.capacity.max) break;
+        const repo = repoOf(parseOwner(q.owner) ?? { kind: 'api', name: '' });
+        if (repo) {
+          const held =
+            perRepo.get(repo) ??
+            (await store.countLive({ status: active, ownerPrefix: `gh:${repo}#` })) + (await store.countLive({ status: active, ownerPrefix: `gh:${repo}@` }));
+          if (held >= deps.capacity.perRepo) {
+            perRepo.set(repo, held);
+            continue;
+          }
+          perRepo.set(repo, held + 1);
+        }
+        total++;
+        await set(q.id, { status: 'provisioning' });
+        void wake(q.id);
+      }
+    });
   }
 
   /** The version a (re)build clones, or null while an import of the template runs (it wakes us when done). */
@@ -98,8 +134,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (deps.importer.runningTemplates().includes(i.template)) return null;
     const [last] = await store.listVersions({ template: i.template });
     throw new Permanent(
+      // The import's own words stay with the template (admins see them): they may quote the data.
       last?.status === 'failed'
-        ? `template "${i.template}" has no ready version: its last import failed (${last.error ?? 'no reason given'}); fix the dump and run \`myaas import ${i.template}\`, then reset this instance`
+        ? `template "${i.template}" has no ready version: its last import failed (an admin sees why: myaas templates); fix the dump and run \`myaas import ${i.template}\`, then reset this instance`
         : `template "${i.template}" has no ready version: import it (myaas import ${i.template}) and reset this instance`,
     );
   }
@@ -242,6 +279,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       ilog.error({ err: failure.error, attempts: after.attempts, retryAt: after.retryAt }, after.status === 'retrying' ? 'provisioning failed; will retry' : 'provisioning failed');
       await set(i.id, after);
       if (after.retryAt) wakeAt(i.id, after.retryAt);
+      else void admit(); // a failed instance holds nothing: its place goes to the next in line
     }
   }
 
@@ -285,6 +323,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (id && e.kind !== 'started') void wake(id);
     },
     retryNow,
+    admit,
     idle: () => queue.idle(),
     close() {
       for (const t of timers.values()) clearTimeout(t);

@@ -4,8 +4,9 @@
 // was warm, and a probe with it. If the controller stops in between, the handover is lost with this
 // process and the new generation makes the reconciler rebuild the instance from a fresh clone.
 import { messageOf } from '../domain/errors.js';
+import { HOLDS_CAPACITY } from '../domain/lifecycle.js';
 import { formatOwner, POOL_PREFIX, poolOwner } from '../domain/owner.js';
-import type { InstanceRecord } from '../domain/types.js';
+import { newInstanceRecord, type InstanceRecord } from '../domain/types.js';
 import { newInstanceId, newPassword } from '../lib/ids.js';
 import type { AdminSession, Clock, Engines, HandoverBook, InstanceChanges, Logger, Reconciler, Store, WarmPool } from '../app/ports.js';
 
@@ -17,6 +18,8 @@ export interface WarmPoolDeps {
   engines: Engines;
   clock: Clock;
   size: number;
+  /** MYAAS_MAX_INSTANCES: warm instances hold resources too, so the pool never fills past it */
+  maxInstances: number;
   probeHost: string;
   log: Logger;
 }
@@ -68,13 +71,12 @@ export function createWarmPool(deps: WarmPoolDeps): WarmPool {
         } else keep++;
       }
       for (; keep < deps.size; keep++) {
+        if ((await store.countLive({ status: [...HOLDS_CAPACITY, 'queued'] })) >= deps.maxInstances) return;
         const id = newInstanceId();
-        await store.getOrCreateInstance({
-          id, name: `warm-${id}`, owner: formatOwner(poolOwner(id)), template, engine: latest.engine, versionId: null,
-          pinnedVersionId: latest.id, status: 'provisioning', desired: 'present', port: null, password: newPassword(),
-          containerId: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt: null, createdAt: new Date(clock.now()),
-          readyAt: null, destroyedAt: null,
-        });
+        await store.getOrCreateInstance(newInstanceRecord({
+          id, name: `warm-${id}`, owner: formatOwner(poolOwner(id)), template, engine: latest.engine, pinnedVersionId: latest.id,
+          status: 'provisioning', password: newPassword(), createdAt: new Date(clock.now()),
+        }));
         void reconciler.wake(id);
       }
     }

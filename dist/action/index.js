@@ -13,7 +13,7 @@ import {
   readInputs,
   require_tunnel,
   require_undici
-} from "./chunks/chunk-XQF4OD56.js";
+} from "./chunks/chunk-ZP6NIWKC.js";
 
 // node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js
 var require_proxy = __commonJS({

@@ -6,7 +6,7 @@ import {
   isEntryPoint,
   obtainToken,
   readInputs
-} from "./chunks/chunk-XQF4OD56.js";
+} from "./chunks/chunk-ZP6NIWKC.js";
 
 // action/post.ts
 var STATE_INSTANCE_ID = "instance-id";

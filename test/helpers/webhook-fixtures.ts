@@ -5,9 +5,13 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import type { InstanceService } from '../../controller/app/ports.js';
+import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
+import { createRepositoryGate } from '../../controller/github/repository-gate.js';
+import { systemClock } from '../../controller/lib/clock.js';
+import { createMemoryStore, type MemoryStore } from './fakes/store.js';
 import type { Logger } from '../../controller/domain/logger.js';
 import { assertOwner, formatOwner, pullPrefix } from '../../controller/domain/owner.js';
-import type { Connection, InstanceRecord, InstanceStatus, InstanceView } from '../../controller/domain/types.js';
+import { newInstanceRecord, type Connection, type InstanceRecord, type InstanceStatus, type InstanceView } from '../../controller/domain/types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -30,6 +34,10 @@ export interface PullRequestOptions {
   fork?: boolean | 'deleted';
   merged?: boolean;
   updatedAt?: string;
+  /** GitHub's ids of the base repository and its owner, and its visibility */
+  repoId?: number;
+  ownerId?: number;
+  private?: boolean;
 }
 
 /** A real `pull_request` example payload, edited to the given repository, number and fork-ness. */
@@ -49,6 +57,9 @@ export function pullRequestPayload(action: PullRequestAction, o: PullRequestOpti
     setRepo(p.pull_request.head.repo, `forker/${name}`);
     p.pull_request.head.repo.fork = true;
   } else setRepo(p.pull_request.head.repo, `${owner}/${name}`);
+  if (o.repoId !== undefined) p.repository.id = o.repoId;
+  if (o.ownerId !== undefined) p.repository.owner.id = o.ownerId;
+  if (o.private !== undefined) p.repository.private = o.private;
   p.number = number;
   p.pull_request.number = number;
   if (o.updatedAt) p.pull_request.updated_at = o.updatedAt;
@@ -79,11 +90,13 @@ export function webhookRequest(event: string, payload: unknown, o: { secret: str
   return { method: 'POST', body, headers };
 }
 
-type GitHubSide = Pick<InstanceService, 'create' | 'destroyOwner' | 'resetOwner' | 'viewsOf' | 'pullRequestViews' | 'onChange'>;
+type GitHubSide = Pick<InstanceService, 'create' | 'destroyOwner' | 'resetOwner' | 'refreshLifetime' | 'viewsOf' | 'pullRequestViews' | 'onChange'>;
 
 export interface FakeInstancePort extends GitHubSide {
   /** every call, in order (create is recorded as ensure: what the GitHub layer asks for) */
   calls: { op: 'ensure' | 'destroyOwner' | 'resetOwner'; owner: string; template?: string }[];
+  /** owners whose lifetime was refreshed (a sighting), in order */
+  refreshed: string[];
   /** live instances (not destroyed), optionally of one owner key */
   live(owner?: string): InstanceRecord[];
   /** creates (get-or-create) an instance for an owner key given as text, as a test's set-up */
@@ -99,12 +112,10 @@ export interface FakeInstancePort extends GitHubSide {
 /** A domain InstanceView from flat fields, for tests. */
 export function makeView(over: Partial<InstanceRecord> & { connection?: Connection | null; dataAsOf?: Date | null } = {}): InstanceView {
   const { connection = null, dataAsOf = new Date('2024-05-01T10:00:00.000Z'), ...rec } = over;
-  const instance: InstanceRecord = {
-    id: 'i1', name: 'instance', owner: 'api:test', template: 'chinook', engine: 'postgres', versionId: 'v1', pinnedVersionId: null,
-    status: 'provisioning', desired: 'present', port: null, password: 'pw', containerId: null, error: null, generation: 0,
-    appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, expiresAt: null, createdAt: new Date('2024-05-02T08:00:00.000Z'), readyAt: null, destroyedAt: null,
-    ...rec,
-  };
+  const instance = newInstanceRecord({
+    id: 'i1', name: 'instance', owner: 'api:test', template: 'chinook', engine: 'postgres', versionId: 'v1', status: 'provisioning',
+    password: 'pw', createdAt: new Date('2024-05-02T08:00:00.000Z'), ...rec,
+  });
   return { instance, dataAsOf, connection };
 }
 
@@ -112,6 +123,7 @@ export function createFakeInstancePort(): FakeInstancePort {
   const all = new Map<string, InstanceView>();
   const listeners = new Set<(v: InstanceView) => void>();
   const calls: FakeInstancePort['calls'] = [];
+  const refreshed: string[] = [];
   let gate: Promise<void> | null = null;
   let failing: string | null = null;
   let seq = 0;
@@ -141,6 +153,7 @@ export function createFakeInstancePort(): FakeInstancePort {
 
   return {
     calls,
+    refreshed,
     live: (owner) => [...all.values()].filter((v) => isLive(v) && (!owner || v.instance.owner === owner)).map((v) => structuredClone(v.instance)),
     async ensure({ owner, template }) {
       const r = await create({ owner: assertOwner(owner), template });
@@ -179,6 +192,9 @@ export function createFakeInstancePort(): FakeInstancePort {
       calls.push({ op: 'resetOwner', owner });
       return liveOf(owner).length;
     },
+    async refreshLifetime(key) {
+      refreshed.push(formatOwner(key));
+    },
     async viewsOf(key) {
       return liveOf(formatOwner(key)).map((v) => structuredClone(v));
     },
@@ -208,4 +224,24 @@ export function createMemoryLogger(): Logger & { lines: LogLine[]; text(): strin
     return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug'), child: (b) => make({ ...bindings, ...b }) };
   };
   return Object.assign(make({}), { lines, text: () => lines.map((l) => JSON.stringify(l)).join('\n') });
+}
+
+/**
+ * The pull-request handler as main.ts builds it, over a memory state DB: the repository gate (names,
+ * pinned ids, forks) and the ordering guard's records.
+ */
+export function pullRequestHandlerFor(o: {
+  instances: Parameters<typeof createPullRequestHandler>[0]['instances'];
+  repos: Record<string, string[]>;
+  allowForks?: boolean;
+  resetOnPush?: boolean;
+  log: Logger;
+  store?: MemoryStore;
+}) {
+  const store = o.store ?? createMemoryStore();
+  const clock = systemClock();
+  const gate = createRepositoryGate({ repos: o.repos, pins: {}, allowForks: o.allowForks ?? false, store, clock, log: o.log });
+  return createPullRequestHandler({
+    instances: o.instances, repos: o.repos, gate, pulls: store, clock, allowForks: o.allowForks ?? false, resetOnPush: o.resetOnPush ?? false, log: o.log,
+  });
 }

@@ -8,11 +8,10 @@ import { AppError } from '../../controller/domain/errors.js';
 import { createChatOps } from '../../controller/github/chatops-handler.js';
 import { HELP_TEXT } from '../../controller/github/chatops.js';
 import { createGitHubClient } from '../../controller/github/client.js';
-import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
 import { createWebhookRoutes } from '../../controller/http/webhooks.js';
 import { createFakeChatOpsTarget, issueCommentPayload, labeledPayload } from '../helpers/chatops-fixtures.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
-import { createFakeInstancePort, createMemoryLogger, webhookRequest } from '../helpers/webhook-fixtures.js';
+import { createFakeInstancePort, createMemoryLogger, webhookRequest, pullRequestHandlerFor } from '../helpers/webhook-fixtures.js';
 
 const SECRET = 'chatops-webhook-secret';
 const PATH = '/api/v1/webhooks/github';
@@ -41,7 +40,7 @@ function setup() {
   );
   const chatOps = createChatOps({ target, client, log });
   const instances = createFakeInstancePort();
-  const pullRequests = createPullRequestHandler({ instances, repos: { 'codertocat/hello-world': ['chinook'] }, allowForks: false, resetOnPush: false, log });
+  const pullRequests = pullRequestHandlerFor({ instances, repos: { 'codertocat/hello-world': ['chinook'] }, allowForks: false, resetOnPush: false, log });
   const seen = new Set<string>();
   const deliveries = { firstTime: async (id: string) => !seen.has(id) && Boolean(seen.add(id)), forget: async (id: string) => void seen.delete(id) };
   const app = new Hono();

@@ -14,10 +14,9 @@ import { createManifestConverter } from '../../controller/github/app-manifest.js
 import { parseGitHubAppArgs, runGitHubAppCreate } from '../../controller/github/app-manifest-cli.js';
 import { createAppConfigFile } from '../../controller/github/app-manifest-store.js';
 import { createGitHubClient } from '../../controller/github/client.js';
-import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
 import { createWebhookRoutes } from '../../controller/http/webhooks.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
-import { createFakeInstancePort, createMemoryLogger, pingPayload, webhookRequest } from '../helpers/webhook-fixtures.js';
+import { createFakeInstancePort, createMemoryLogger, pingPayload, webhookRequest, pullRequestHandlerFor } from '../helpers/webhook-fixtures.js';
 
 const CONTROLLER = 'https://myaas.example.com:5001';
 let gh: FakeGitHub;
@@ -145,7 +144,7 @@ describe('myaas github-app create', () => {
     expect(ops).toContain('createInstallationToken');
 
     const log = createMemoryLogger();
-    const pullRequests = createPullRequestHandler({ instances: createFakeInstancePort(), repos: {}, allowForks: false, resetOnPush: false, log });
+    const pullRequests = pullRequestHandlerFor({ instances: createFakeInstancePort(), repos: {}, allowForks: false, resetOnPush: false, log });
     const hooks = new Hono().route('/', createWebhookRoutes({ secret: g.webhookSecret, deliveries: { firstTime: async () => true, forget: async () => {} }, pullRequests, log }));
     expect((await hooks.request('/', webhookRequest('ping', pingPayload(), { secret: gh.manifestApps()[0].webhookSecret as string }))).status).toBe(200);
     expect((await hooks.request('/', webhookRequest('ping', pingPayload(), { secret: 'not-the-apps-secret' }))).status).toBe(401);

@@ -87,11 +87,15 @@ describe('GitHub client with token auth', () => {
     expect(log.text()).not.toContain(TOKEN);
   });
 
-  it('shows the password only when configured', async () => {
+  it('shows the password only when configured, and only on a private repository', async () => {
     const log = createMemoryLogger();
     const instances = createFakeInstancePort();
-    const updater = createCommentUpdater({ client: createGitHubClient(options(gh).opts, log), log, commentPassword: true });
+    let visibility: boolean | null = false;
+    const updater = createCommentUpdater({ client: createGitHubClient(options(gh).opts, log), log, commentPassword: true, isPrivate: async () => visibility });
     instances.onChange(updater.onChange);
+    const publicBodies = await lifecycle(instances, updater, gh);
+    expect(publicBodies.join('\n')).not.toContain(PASSWORD);
+    visibility = true;
     const bodies = await lifecycle(instances, updater, gh);
     expect(bodies[1]).toContain(`| password | \`${PASSWORD}\` |`);
     expect(bodies[2]).not.toContain(PASSWORD);

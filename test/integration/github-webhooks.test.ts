@@ -2,7 +2,6 @@
 // payloads signed with the test secret.
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
 import type { DeliveryLog } from '../../controller/app/ports.js';
 import { createWebhookRoutes } from '../../controller/http/webhooks.js';
 import {
@@ -11,8 +10,7 @@ import {
   pingPayload,
   pullRequestPayload,
   signBody,
-  webhookRequest,
-} from '../helpers/webhook-fixtures.js';
+  webhookRequest, pullRequestHandlerFor } from '../helpers/webhook-fixtures.js';
 
 const SECRET = 'test-webhook-secret';
 const PATH = '/api/v1/webhooks/github';
@@ -40,7 +38,7 @@ function setup(o: { allowForks?: boolean; resetOnPush?: boolean; secret?: string
   const instances = createFakeInstancePort();
   const log = createMemoryLogger();
   const deliveries = memoryDeliveries();
-  const pullRequests = createPullRequestHandler({
+  const pullRequests = pullRequestHandlerFor({
     instances,
     repos: { 'codertocat/hello-world': ['chinook', 'sakila'] },
     allowForks: o.allowForks ?? false,

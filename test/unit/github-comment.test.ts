@@ -72,7 +72,7 @@ function memoryClient() {
 
 describe('renderComment', () => {
   it('starts with the marker, names the pull request, and lists every field per template', () => {
-    const body = renderComment({ owner: OWNER, instances: [view({ template: 'sakila', id: 'i2' }), view()], showPassword: false });
+    const body = renderComment({ owner: OWNER, instances: [view({ template: 'sakila', id: 'i2' }), view()], showPassword: false, pullRequest: true });
     expect(body.startsWith(COMMENT_MARKER)).toBe(true);
     expect(body).toContain(`<!-- myaas:owner ${OWNER} -->`);
     expect(body.indexOf('#### chinook')).toBeLessThan(body.indexOf('#### sakila'));

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OpenPull } from '../../controller/github/client.js';
-import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
 import { createPullRequestSweep } from '../../controller/github/pull-sync.js';
-import { createFakeInstancePort, createMemoryLogger } from '../helpers/webhook-fixtures.js';
+import { createFakeInstancePort, createMemoryLogger, pullRequestHandlerFor } from '../helpers/webhook-fixtures.js';
 
 const REPO = 'octo/app';
 
@@ -22,7 +21,7 @@ function setup(o: { allowForks?: boolean; pulls?: Record<string, OpenPull[] | Er
       return p;
     },
   };
-  const pullRequests = createPullRequestHandler({ instances, repos, allowForks: o.allowForks ?? false, resetOnPush: false, log });
+  const pullRequests = pullRequestHandlerFor({ instances, repos, allowForks: o.allowForks ?? false, resetOnPush: false, log });
   const sweep = createPullRequestSweep({ client, instances, pullRequests, repos, log });
   return { instances, log, pulls, listed, sweep, pullRequests, hooks };
 }
@@ -107,5 +106,17 @@ describe('pull request sweep', () => {
     const [a, b] = await Promise.all([sweep.runOnce(), sweep.runOnce()]);
     expect(a).toBe(b);
     expect(listed).toEqual(['octo/app', 'octo/other']);
+  });
+});
+
+describe('pull request sweep at scale', () => {
+  it('creates the instances of a few pull requests per pass, oldest first', async () => {
+    const pulls = { 'octo/app': Array.from({ length: 50 }, (_, i) => pull(50 - i)) };
+    const { instances, sweep } = setup({ pulls });
+    await sweep.runOnce();
+    expect(instances.live().map((i) => Number(i.owner.split('#')[1])).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await sweep.runOnce();
+    await sweep.runOnce();
+    expect(instances.live()).toHaveLength(50);
   });
 });

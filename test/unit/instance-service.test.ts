@@ -16,7 +16,7 @@ describe('instance service', () => {
     ]);
     expect(a.instance.id).toBe(b.instance.id);
     expect([a.created, b.created].sort()).toEqual([false, true]);
-    expect(a.instance).toMatchObject({ owner: 'gh:octo/app#12', name: 'octo-app-pr-12-chinook', expiresAt: null });
+    expect(a.instance).toMatchObject({ owner: 'gh:octo/app#12', name: 'octo-app-pr-12-chinook' });
     const again = await core.instances.create({ owner, template: 'chinook' });
     expect(again).toMatchObject({ created: false, instance: { id: a.instance.id } });
     await core.settle();
@@ -33,17 +33,55 @@ describe('instance service', () => {
     expect((e as AppError).message).toBe('instance name "shared" is taken: choose another --name or remove it (myaas rm)');
   });
 
-  it('gives instances of people and runs the default lifetime and pull requests none, from the clock', async () => {
+  it('gives every kind of owner its lifetime, from the clock: runs always expire, pull requests a week after last seen', async () => {
     const core = buildCore();
     await core.addVersion('chinook');
     const now = core.clock.now();
     const run = await core.instances.create({ owner: runOwner('octo/app', '77', '1'), template: 'chinook' });
     const pr = await core.instances.create({ owner: pullOwner('octo/app', 3), template: 'chinook' });
     const mine = await core.instances.create({ owner: apiOwner('alice'), template: 'chinook', ttlSeconds: 60 });
-    expect(run.instance.expiresAt?.getTime()).toBe(now + 3600_000);
-    expect(pr.instance.expiresAt).toBeNull();
+    const forever = await core.instances.create({ owner: apiOwner('carol'), template: 'chinook', ttlSeconds: 0 });
+    expect(run.instance.expiresAt?.getTime()).toBe(now + 3 * 3600_000);
+    expect(pr.instance.expiresAt?.getTime()).toBe(now + 7 * 86400_000);
     expect(mine.instance.expiresAt?.getTime()).toBe(now + 60_000);
+    expect(forever.instance.expiresAt).toBeNull();
     expect(run.instance.name).toBe('octo-app-run-77-1-chinook');
+  });
+
+  it('a repository’s token may not ask for no expiry, nor for more than the maximum', async () => {
+    const core = buildCore();
+    await core.addVersion('chinook');
+    const owner = runOwner('octo/app', '78', '1');
+    const forever = await core.instances.create({ owner, template: 'chinook', ttlSeconds: 0, trusted: false }).catch((x: unknown) => x);
+    expect((forever as AppError).status).toBe(403);
+    expect((forever as AppError).message).toMatch(/^ttl 0 \(never expire\) needs an admin token/);
+    const long = await core.instances.create({ owner, template: 'chinook', ttlSeconds: 2 * 86400, trusted: false }).catch((x: unknown) => x);
+    expect((long as AppError).message).toMatch(/longer than this controller allows a repository's token \(MYAAS_MAX_TTL=86400s\)/);
+    const ok = await core.instances.create({ owner, template: 'chinook', ttlSeconds: 600, trusted: false });
+    expect(ok.instance.expiresAt?.getTime()).toBe(core.clock.now() + 600_000);
+  });
+
+  it('a pull request seen again lives on; one whose events stopped expires', async () => {
+    const core = buildCore();
+    await core.addVersion('chinook');
+    const owner = pullOwner('octo/app', 9);
+    const { instance } = await core.instances.create({ owner, template: 'chinook' });
+    await core.settle();
+    core.clock.advance(3 * 86400_000);
+    await core.instances.refreshLifetime(owner);
+    const refreshed = await core.instances.get(instance.id);
+    expect(refreshed.expiresAt?.getTime()).toBe(core.clock.now() + 7 * 86400_000);
+    // Within the hour nothing is written again.
+    const writes = core.store.writes.length;
+    core.clock.advance(60_000);
+    await core.instances.refreshLifetime(owner);
+    expect(core.store.writes.length).toBe(writes);
+    // Not seen for a week: the reaper lets it go.
+    core.clock.advance(8 * 86400_000);
+    const report = await core.reaper.run();
+    await core.settle();
+    expect(report.expired).toBe(1);
+    expect((await core.instances.get(instance.id)).status).toBe('destroyed');
   });
 
   it('names an unknown template and where its dump would go; imports a dump on first use', async () => {
@@ -110,5 +148,38 @@ describe('instance service', () => {
     await core.settle();
     expect((await core.instances.list()).map((i) => i.id)).toEqual([other.instance.id]);
     expect((await core.instances.viewsOf(pr))).toEqual([]);
+  });
+});
+
+describe('capacity', () => {
+  it('past the caps instances wait (queued), oldest first, and start as places free; a repository cannot take them all', async () => {
+    const core = buildCore({ maxInstances: 3, maxPerRepo: 2 });
+    await core.addVersion('chinook');
+    const made = [];
+    for (const [repo, n] of [['octo/app', 1], ['octo/app', 2], ['octo/app', 3], ['octo/site', 1], ['octo/site', 2]] as const) {
+      made.push((await core.instances.create({ owner: pullOwner(repo, n), template: 'chinook' })).instance);
+    }
+    // octo/app#3 waits for its repository's cap (2), octo/site#1 takes the last place on the host (3).
+    expect(made.map((i) => i.status)).toEqual(['provisioning', 'provisioning', 'queued', 'provisioning', 'queued']);
+    await core.settle();
+    expect(core.world.containers.size).toBe(3);
+    await core.instances.destroyOwner(pullOwner('octo/app', 1));
+    await core.settle();
+    // The oldest in line that fits: octo/app#3 (its repository has room again), not the newer octo/site#2.
+    const now = await Promise.all(made.map(async (i) => (await core.instances.get(i.id)).status));
+    expect(now).toEqual(['destroyed', 'ready', 'ready', 'ready', 'queued']);
+    await core.instances.destroyOwner(pullOwner('octo/site', 1));
+    await core.settle();
+    expect((await core.instances.get(made[4].id)).status).toBe('ready');
+  });
+
+  it('concurrent creates never pass the cap', async () => {
+    const core = buildCore({ maxInstances: 2 });
+    await core.addVersion('chinook');
+    const made = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => core.instances.create({ owner: apiOwner(n), template: 'chinook' })));
+    await core.settle();
+    const statuses = await Promise.all(made.map(async (m) => (await core.instances.get(m.instance.id)).status));
+    expect(statuses.filter((s) => s === 'ready')).toHaveLength(2);
+    expect(statuses.filter((s) => s === 'queued')).toHaveLength(3);
   });
 });

@@ -11,13 +11,12 @@ import type { Telemetry } from '../../controller/app/ports.js';
 import { apiOwner } from '../../controller/domain/owner.js';
 import type { MetricsReadings } from '../../controller/domain/telemetry.js';
 import { createGitHubClient } from '../../controller/github/client.js';
-import { createPullRequestHandler } from '../../controller/github/pull-requests.js';
 import { createPromMetrics } from '../../controller/host/metrics.js';
 import { createWebhookRoutes } from '../../controller/http/webhooks.js';
 import { systemClock } from '../../controller/lib/clock.js';
 import { buildCore } from '../helpers/fakes/core.js';
 import { parsePromText, sampleValue } from '../helpers/prom-text.js';
-import { createFakeInstancePort, createMemoryLogger, pingPayload, pullRequestPayload, webhookRequest } from '../helpers/webhook-fixtures.js';
+import { createFakeInstancePort, createMemoryLogger, pingPayload, pullRequestPayload, webhookRequest, pullRequestHandlerFor } from '../helpers/webhook-fixtures.js';
 
 const readings = (over: Partial<MetricsReadings> = {}): MetricsReadings => ({
   pool: { totalBytes: 20 * 2 ** 30, usedBytes: 3 * 2 ** 30, freeBytes: 17 * 2 ** 30 },
@@ -195,7 +194,7 @@ describe('what is reported to Telemetry', () => {
     app.route('/hook', createWebhookRoutes({
       secret: 's3cret',
       deliveries: { firstTime: async (id) => !seen.has(id) && !!seen.add(id), forget: async (id) => void seen.delete(id) },
-      pullRequests: createPullRequestHandler({
+      pullRequests: pullRequestHandlerFor({
         instances: createFakeInstancePort(), repos: { 'codertocat/hello-world': ['chinook'] }, allowForks: false, resetOnPush: false, log: createMemoryLogger(),
       }),
       log: createMemoryLogger(),

@@ -51,6 +51,8 @@ describe('OIDC verification', () => {
       runAttempt: '2',
       sub: 'repo:Octo/App:pull_request',
       actor: 'octocat',
+      repositoryId: 100001,
+      repositoryOwnerId: 200002,
     });
     expect(formatOwner(ownerForIdentity(id, repos))).toBe('gh:octo/app#12');
     expect(formatOwner(ownerForIdentity(id, repos, 'sakila'))).toBe('gh:octo/app#12');

@@ -89,7 +89,7 @@ describe('reconciler', () => {
     const i = await core.instances.get(instance.id);
     expect(i.status).toBe('failed');
     expect(i.error).toBe(
-      'template "gone" has no ready version: its last import failed (loading gone.sql failed: ERROR: syntax error at line 1); fix the dump and run `myaas import gone`, then reset this instance',
+      'template "gone" has no ready version: its last import failed (an admin sees why: myaas templates); fix the dump and run `myaas import gone`, then reset this instance',
     );
     // A missing template is not retried on a timer: another attempt cannot help until an import does.
     expect(i.attempts).toBe(1);
@@ -169,7 +169,7 @@ describe('reconciler', () => {
     await core.instances.destroy(instance.id);
     await core.settle();
     const statuses = core.store.writes.filter(([id]) => id === instance.id).map(([, p]) => p.status).filter(Boolean);
-    expect(statuses).toEqual(['ready', 'destroying', 'destroyed']);
+    expect(statuses).toEqual(['provisioning', 'ready', 'destroying', 'destroyed']);
     expect(core.changes.filter((id) => id === instance.id).length).toBeGreaterThanOrEqual(4);
   });
 });

@@ -42,7 +42,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -72,15 +72,17 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
     ...common, importer, changes, handovers, net: world.net,
     portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
     probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency, retryAttempts: opts.retryAttempts ?? 3,
+    capacity: { max: opts.maxInstances ?? 100, perRepo: opts.maxPerRepo ?? 25 },
   });
-  const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, probeHost: '127.0.0.1', log });
+  const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, maxInstances: opts.maxInstances ?? 100, probeHost: '127.0.0.1', log });
   importer.onFinished((template) => {
     void reconciler.wakeAll({ template, retryFailed: true });
     void warmPool.refill();
   });
   const templates = createTemplateService({ store, dumps: world.dumps, importer });
   const instances = createInstanceService({
-    store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test', defaultTtlSeconds: 3600,
+    store, reconciler, templates, warmPool, changes, engines, clock, publicHost: 'db.test',
+    lifetimes: { pull: 7 * 86400, idle: opts.idleTtl ?? 0, run: 3 * 3600, api: 3600, max: 86400 },
     portRange: opts.portRange ?? null,
   });
   const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });

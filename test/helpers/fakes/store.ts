@@ -117,7 +117,7 @@ export function createMemoryStore(): MemoryStore {
     },
     async expired(now) {
       await tick();
-      return [...instances.values()].filter((i) => live(i) && i.desired === 'present' && i.expiresAt !== null && i.expiresAt <= now).map(copy);
+      return [...instances.values()].filter((i) => live(i) && i.desired === 'present' && !i.protected && i.expiresAt !== null && i.expiresAt <= now).map(copy);
     },
     async livePorts() {
       await tick();

@@ -21488,7 +21488,7 @@ function readInputs(c) {
   if (!ENV_NAME.test(envName)) {
     throw new ActionError(`input env-name ${JSON.stringify(envName)} is not a valid environment variable name`);
   }
-  const audience = get("audience") || "myaas";
+  const audience = get("audience") || url.href.replace(/\/+$/, "");
   return {
     controllerUrl: url.href.replace(/\/+$/, ""),
     template,
