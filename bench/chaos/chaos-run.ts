@@ -186,7 +186,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     s.durationMs = Date.now() - t0;
     await writeFile(join(o.workDir, `${o.name}-summary.json`), JSON.stringify(s, null, 2));
     if (!s.findings.length && !s.leaks.length) await bed.close();
-    else o.say(`chaos: left the private engine ${o.name} up for a look; remove it with scripts/private-docker.sh down ${o.name}`);
+    else {
+      // The controller goes (it holds the pool); the engine and pool stay for a look.
+      await bed.slot.get()?.kill9();
+      o.say(`chaos: left the private engine ${o.name} up for a look; remove it with scripts/private-docker.sh down ${o.name}`);
+    }
   }
   return s;
 }
