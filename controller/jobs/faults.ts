@@ -16,12 +16,13 @@ export function faultOf(c: ContainerInfo | null, memoryLimitBytes: number, when:
  * Whether the server stopped by its own doing (an error exit, an out-of-memory kill), which repeated
  * soon after starting is a crash loop; rather than being stopped from outside: exit 0 or SIGTERM (143)
  * is a requested shutdown (docker stop, the engine restarting), SIGKILL (137) without an OOM kill is
- * docker kill or a host going down, and a removed container was removed by someone.
+ * docker kill or a host going down, 255 is Docker's code for an exit it lost with its engine (the host
+ * went down), and a removed container was removed by someone.
  */
 export function stoppedOnItsOwn(c: ContainerInfo | null): boolean {
   if (!c) return false;
   if (c.oomKilled) return true;
-  return c.exitCode !== null && c.exitCode !== 0 && c.exitCode !== 137 && c.exitCode !== 143;
+  return c.exitCode !== null && ![0, 137, 143, 255].includes(c.exitCode);
 }
 
 /** A process of the server (one query's backend) was killed for memory, and the server carried on. */

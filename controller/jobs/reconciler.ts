@@ -171,6 +171,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
     if (i.status !== 'provisioning') await set(i.id, { status: 'provisioning' });
     let port = i.port;
+    let moved: string | null = null;
     if (deps.portRange && port === null) port = await assignPort(i.id, []);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -181,7 +182,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         });
         // A restart keeps counting attempts: a server that stops again soon is crashing in a loop.
         const attempts = keepClone ? i.attempts : 0;
-        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts })) {
+        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts, ...(moved ? { lastFault: moved } : {}) })) {
           deps.telemetry.provisioned(r.timings, { template: i.template, engine: i.engine });
           ilog.info({ version: version.id, port: r.port, ...r.timings }, keepClone ? 'instance running again' : 'instance ready');
         }
@@ -190,6 +191,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // A pooled port taken by something outside myaas: move to another one of the pool.
         if (deps.portRange && e instanceof AppError && e.code === 'conflict' && attempt < 5) {
           port = await assignPort(i.id, [port!]);
+          continue;
+        }
+        // Its own port, once chosen by Docker from the ephemeral range, was taken while its server was
+        // down (another engine's container, a client's outgoing connection): rather than fail for good,
+        // let Docker choose again. The new URL is announced like any change; MYAAS_PORT_RANGE avoids this.
+        if (!deps.portRange && port !== null && e instanceof AppError && e.code === 'conflict' && /host port/.test(e.message) && attempt < 5) {
+          ilog.warn({ port }, 'its port is taken by another program; moving it to a port Docker chooses');
+          moved = `its port ${port} was taken by another program while its server was stopped; it now listens on another port (set MYAAS_PORT_RANGE below 32768 to keep ports)`;
+          port = null;
           continue;
         }
         throw e;
