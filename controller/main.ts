@@ -153,7 +153,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   }
   const webhooks = createWebhookRoutes({
     secret: gh.webhookSecret,
-    deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) },
+    deliveries: { seen: (id) => store.deliverySeen(id), record: (id) => store.recordDelivery(id) },
     pullRequests,
     chatOps,
     log,
