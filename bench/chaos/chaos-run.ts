@@ -21,6 +21,8 @@ export interface ChaosOptions {
   maxMinutes: number;
   /** name of the private Docker engine and pool */
   name: string;
+  /** MYAAS_PORT_RANGE of its controller */
+  ports: string;
   workDir: string;
   /** also run MariaDB instances (slower to start) */
   mariadb: boolean;
@@ -68,7 +70,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     recoveryMs: [], startMs: [], dockerRecoveryMs: [], leaks: [], findings: [], finalChecks: [], durationMs: 0,
   };
   const count = (op: string) => (s.operations[op] = (s.operations[op] ?? 0) + 1);
-  const bed: Bed = await openBed({ name: o.name, workDir: o.workDir, env });
+  const bed: Bed = await openBed({ name: o.name, workDir: o.workDir, env, ports: o.ports });
   const gh = createGitHub({ url: () => bed.slot.get()!.url, secret: WEBHOOK_SECRET, repos, rng });
   s.deliveries = gh.stats;
   const api = createApiActors(bed.slot, (f) => s.findings.push(f));

@@ -14,6 +14,7 @@ const { values } = parseArgs({
     'docker-restarts': { type: 'string', default: '6' },
     minutes: { type: 'string', default: '45' },
     name: { type: 'string', default: 'chaos' },
+    ports: { type: 'string', default: '21000-21499' },
     'no-mariadb': { type: 'boolean', default: false },
   },
 });
@@ -25,6 +26,7 @@ const summary = await runChaos({
   dockerRestarts: Number(values['docker-restarts']),
   maxMinutes: Number(values.minutes),
   name: values.name!,
+  ports: values.ports!,
   workDir: fileURLToPath(new URL('../work/', import.meta.url)),
   mariadb: !values['no-mariadb'],
   convergeTimeoutMs: 240_000,

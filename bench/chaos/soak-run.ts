@@ -20,6 +20,8 @@ export interface SoakOptions {
   /** a check (converged, no leaks) every this many seconds */
   checkEverySeconds: number;
   name: string;
+  /** MYAAS_PORT_RANGE of its controller */
+  ports: string;
   workDir: string;
   mariadb: boolean;
   say(line: string): void;
@@ -64,7 +66,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
     seed: o.seed, pullRequestsOpened: 0, events: {}, deliveries: null as never, checks: 0, peakInstances: 0, convergeMs: [], rss: [],
     rssVerdict: '', leaks: [], findings: [], durationMs: 0,
   };
-  const bed: Bed = await openBed({ name: o.name, workDir: o.workDir, env });
+  const bed: Bed = await openBed({ name: o.name, workDir: o.workDir, env, ports: o.ports });
   const gh = createGitHub({ url: () => bed.slot.get()!.url, secret: WEBHOOK_SECRET, repos, rng });
   s.deliveries = gh.stats;
   const count = (e: string) => (s.events[e] = (s.events[e] ?? 0) + 1);

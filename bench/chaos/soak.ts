@@ -16,6 +16,7 @@ const { values } = parseArgs({
     'max-open': { type: 'string', default: '40' },
     'check-every': { type: 'string', default: '45' },
     name: { type: 'string', default: 'soak' },
+    ports: { type: 'string', default: '21500-21999' },
     'no-mariadb': { type: 'boolean', default: false },
   },
 });
@@ -29,6 +30,7 @@ const summary = await runSoak({
   maxOpen: Number(values['max-open']),
   checkEverySeconds: Number(values['check-every']),
   name: values.name!,
+  ports: values.ports!,
   workDir: fileURLToPath(new URL('../work/', import.meta.url)),
   mariadb: !values['no-mariadb'],
   say: (l) => console.log(l),

@@ -19,7 +19,7 @@ describe('soak (short)', () => {
     };
     const { rss, ...s } = await runSoak({
       seed, repos: 5, pullRequests: 24, maxOpen: 8, minutes: 2.5, checkEverySeconds: 30,
-      name: `soak-ci-${process.pid % 100000}`, workDir: join(process.cwd(), 'bench', 'work'), mariadb: false, say,
+      name: `soak-ci-${process.pid % 100000}`, ports: '22600-23099', workDir: join(process.cwd(), 'bench', 'work'), mariadb: false, say,
     });
     printSummary('soak (short)', s, say);
     say(`soak (short): controller RSS (s:MiB) ${rss.map(([t, m]) => `${t}:${m}`).join(' ')}`);

@@ -47,7 +47,7 @@ async function templates() {
 describe('surviving the host (private Docker engine and pool)', () => {
   beforeAll(async () => {
     await requireDocker();
-    bed = await openBed({ name: NAME, workDir: join(process.cwd(), 'bench', 'work'), env: { MYAAS_RECONCILE_INTERVAL: '3600' } });
+    bed = await openBed({ name: NAME, workDir: join(process.cwd(), 'bench', 'work'), env: { MYAAS_RECONCILE_INTERVAL: '3600' }, ports: '22000-22099' });
     ctl = await bed.start();
     await importAll(ctl, ['chinook', 'chinook-my']);
     for (const [name, template] of [['keep-a', 'chinook'], ['keep-b', 'chinook'], ['keep-c', 'chinook-my']]) {

@@ -35,8 +35,12 @@ export interface Bed {
   close(): Promise<void>;
 }
 
-/** A fresh bed: whatever an earlier run of the same name left is removed first. */
-export async function openBed(o: { name: string; workDir: string; env: Record<string, string> }): Promise<Bed> {
+/**
+ * A fresh bed: whatever an earlier run of the same name left is removed first. `ports` is the bed's
+ * MYAAS_PORT_RANGE: below the ephemeral range, apart from other beds', so that no other engine's
+ * container (nor an outgoing connection) takes an instance's port while its server is down.
+ */
+export async function openBed(o: { name: string; workDir: string; env: Record<string, string>; ports: string }): Promise<Bed> {
   await privateDockerDown(o.name);
   const engine = await privateDocker(o.name);
   const dataDir = join(engine.poolDir, 'ctl');
@@ -50,7 +54,7 @@ export async function openBed(o: { name: string; workDir: string; env: Record<st
   await rm(logFile, { force: true });
   const port = await freePort();
   const slot = createSlot();
-  const opts = { dataDir, port, dockerHost: engine.dockerHost, logFile, env: o.env };
+  const opts = { dataDir, port, dockerHost: engine.dockerHost, logFile, env: { MYAAS_PORT_RANGE: o.ports, ...o.env } };
   return {
     engine,
     dataDir,

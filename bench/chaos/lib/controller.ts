@@ -75,6 +75,8 @@ export function spawnController(o: ControllerOptions): ControllerProc {
     cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: WriteStream = createWriteStream(o.logFile, { flags: 'a' });
+  // A line of the harness's own in the controller's log: where each process begins.
+  log.write(`${JSON.stringify({ level: 30, time: Date.now(), pid: child.pid, msg: 'harness: controller process started' })}\n`);
   let recent = '';
   const keep = (d: Buffer) => {
     log.write(d);
