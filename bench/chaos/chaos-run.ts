@@ -170,7 +170,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         if (r.leaks.length) throw new Error(`leaks after round ${s.rounds} (seed ${o.seed}):\n  ${r.leaks.join('\n  ')}`);
       }
     }
-    await finalChecks(o, bed, ctl, [...templates, ...extraTemplates], s);
+    await finalChecks(o, ctl, [...templates, ...extraTemplates], s);
     // Then everything goes: every pull request closed, every API instance destroyed; nothing may remain.
     for (const p of gh.prs.values()) if (p.open) gh.event(p.repo, p.number, 'closed');
     for (const n of api.intents.keys()) api.destroy(n);
@@ -198,7 +198,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
 }
 
 /** Latest of every template loads (a fresh instance of it) and answers a query. */
-async function finalChecks(o: ChaosOptions, bed: Bed, ctl: ControllerProc, templates: string[], s: ChaosSummary) {
+async function finalChecks(o: ChaosOptions, ctl: ControllerProc, templates: string[], s: ChaosSummary) {
   for (const t of templates) {
     const r = await ctl.api('POST', '/api/v1/instances?wait=180', { template: t, name: `final-${t}` });
     if (r.body?.status !== 'ready') {
@@ -212,7 +212,6 @@ async function finalChecks(o: ChaosOptions, bed: Bed, ctl: ControllerProc, templ
     await ctl.api('DELETE', `/api/v1/instances/${r.body.id}?wait=60`);
   }
   o.say(`chaos: final: ${s.finalChecks.join('; ')}`);
-  void bed;
 }
 
 async function addDump(bed: Bed, template: string): Promise<void> {
