@@ -11,7 +11,7 @@ export interface ReaperDeps {
   runtime: Runtime;
   storage: Storage;
   files: HostFiles;
-  importer: Pick<Importer, 'isRunning'>;
+  importer: Pick<Importer, 'isRunning' | 'start'>;
   reconciler: Pick<Reconciler, 'wake'>;
   changes: InstanceChanges;
   paths: Paths;
@@ -57,9 +57,11 @@ export function createReaper(deps: ReaperDeps): Reaper {
     const templateDirs = await files.list(paths.templatesDir);
     const stagingDirs = await files.list(paths.stagingRoot);
 
+    const interrupted = new Set<string>();
     for (const v of await store.listVersions({ status: ['importing'] })) {
       if (deps.importer.isRunning(v.id)) continue;
       report.interrupted++;
+      interrupted.add(v.template);
       await store.updateVersion(v.id, {
         status: 'failed',
         phase: null,
@@ -68,6 +70,16 @@ export function createReaper(deps: ReaperDeps): Reaper {
     }
 
     const live = new Map((await store.listLive()).map((i) => [i.id, i]));
+    // An interrupted import is not a broken dump: instances waiting for the template's first version
+    // would otherwise fail for good (a failed import is not re-run for an unchanged dump). Run it again.
+    for (const template of interrupted) {
+      const waiting = [...live.values()].some((i) => i.template === template && i.desired === 'present' && i.versionId === null);
+      if (!waiting || (await store.latestReady(template))) continue;
+      await deps.importer.start(template).then(
+        (r) => log.warn({ template, version: r.version.id }, 'import interrupted by a stop; instances wait for it: importing again'),
+        (e) => log.error({ template, err: messageOf(e) }, 'could not start the interrupted import again'),
+      );
+    }
     for (const c of containers) {
       const role = roleOf(c.labels);
       let orphan = false;
