@@ -83,16 +83,30 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
     sampler = setInterval(() => void sample(), 5000);
     o.say(`soak: seed ${o.seed}; ${o.repos} repositories, ${o.pullRequests} pull requests, at most ${o.maxOpen} open, ${o.minutes} min; caps ${cap}`);
     const endAt = startedAt + o.minutes * 60_000;
-    const tickMs = Math.max(300, Math.floor((o.minutes * 60_000 * 0.8) / (o.pullRequests * 2.6)));
+    // About 3.5 events per pull request (open, close, some pushes and reopens), two per tick on average,
+    // in the half of the run that checks leave.
+    const tickMs = Math.max(250, Math.floor((o.minutes * 60_000 * 0.5) / (o.pullRequests * 3.5 / 2)));
     let nextCheck = Date.now() + o.checkEverySeconds * 1000;
     let number = 0;
     const repoNames = Object.keys(repos);
     const reopens = new Map<string, number>();
     while (Date.now() < endAt || number < o.pullRequests) {
+      for (let k = rng.int(1, 3); k > 0; k--) step();
+      await gh.flush({ duplicateChance: 0.25, concurrency: 3, holdBackChance: 0.3 });
+      if (rng.chance(0.05)) await gh.redeliverOld(rng.int(1, 3));
+      if (Date.now() >= nextCheck) {
+        await check('periodic');
+        nextCheck = Date.now() + o.checkEverySeconds * 1000;
+      }
+      await new Promise((r) => setTimeout(r, rng.int(tickMs / 2, tickMs * 1.5)));
+      if (Date.now() > endAt + 10 * 60_000) throw new Error(`soak could not open ${o.pullRequests} pull requests in time (${number} opened)`);
+    }
+
+    /** One event: a pull request opened (at a pace that spreads them over the run), pushed, closed or reopened. */
+    function step() {
       const prs = [...gh.prs.values()];
       const open = prs.filter((p) => p.open);
       const closed = prs.filter((p) => !p.open && (reopens.get(`${p.repo}#${p.number}`) ?? 0) < 1);
-      // Open new ones at a pace that spreads the pull requests over the run; the others move on.
       const behind = number < o.pullRequests && number < ((Date.now() - startedAt) / (o.minutes * 60_000 * 0.85)) * o.pullRequests + 1;
       const e = rng.weighted({ open: behind && open.length < o.maxOpen ? 4 : 0, push: open.length ? 2 : 0, close: open.length ? (open.length >= o.maxOpen ? 4 : 1.5) : 0, reopen: closed.length ? 0.8 : 0, idle: 0.5 });
       count(e);
@@ -110,14 +124,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
         reopens.set(`${p.repo}#${p.number}`, (reopens.get(`${p.repo}#${p.number}`) ?? 0) + 1);
         gh.event(p.repo, p.number, 'reopened');
       }
-      await gh.flush({ duplicateChance: 0.25, concurrency: 3, holdBackChance: 0.3 });
-      if (rng.chance(0.05)) await gh.redeliverOld(rng.int(1, 3));
-      if (Date.now() >= nextCheck) {
-        await check('periodic');
-        nextCheck = Date.now() + o.checkEverySeconds * 1000;
-      }
-      await new Promise((r) => setTimeout(r, rng.int(tickMs / 2, tickMs * 1.5)));
-      if (Date.now() > endAt + 10 * 60_000) throw new Error(`soak could not open ${o.pullRequests} pull requests in time (${number} opened)`);
     }
     await check('end of the run');
     for (const p of gh.prs.values()) if (p.open) gh.event(p.repo, p.number, 'closed');

@@ -1,4 +1,4 @@
-// `npm run soak [-- --seed N --minutes 12 --pull-requests 200 --repos 5 --max-open 40]`: the soak on a
+// `npm run soak [-- --seed N --minutes 12 --pull-requests 200 --repos 5 --max-open 30]`: the soak on a
 // private Docker engine and pool; prints its seed first, the controller's memory series and a summary.
 // Exit code 1 on any finding, leak or growing memory.
 import { parseArgs } from 'node:util';
@@ -13,8 +13,8 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '12' },
     'pull-requests': { type: 'string', default: '200' },
     repos: { type: 'string', default: '5' },
-    'max-open': { type: 'string', default: '40' },
-    'check-every': { type: 'string', default: '45' },
+    'max-open': { type: 'string', default: '30' },
+    'check-every': { type: 'string', default: '60' },
     name: { type: 'string', default: 'soak' },
     ports: { type: 'string', default: '21500-21999' },
     'no-mariadb': { type: 'boolean', default: false },

@@ -19,7 +19,7 @@ describe('chaos (short)', () => {
       console.log(l);
     };
     const s = await runChaos({
-      seed, kills: 8, dockerRestarts: 2, maxMinutes: 8, name: `chaos-ci-${process.pid % 100000}`, ports: '22100-22599',
+      seed, kills: 8, dockerRestarts: 2, maxMinutes: 15, name: `chaos-ci-${process.pid % 100000}`, ports: '22100-22599',
       workDir: join(process.cwd(), 'bench', 'work'), mariadb: false, convergeTimeoutMs: 180_000, say,
     });
     printSummary('chaos (short)', s, say);
@@ -30,5 +30,5 @@ describe('chaos (short)', () => {
     expect(s.recoveryMs).toHaveLength(s.kills - s.startupKills);
     expect(s.deliveries.acknowledged).toBeGreaterThan(0);
     expect(s.finalChecks).toEqual([expect.stringMatching(/^chinook \(v\S+\): 275 artists$/)]);
-  }, 900_000);
+  }, 1_200_000);
 });
