@@ -166,7 +166,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   }
   const webhooks = createWebhookRoutes({
     secret: gh.webhookSecret,
-    deliveries: { firstTime: (id) => store.firstDelivery(id), forget: (id) => store.forgetDelivery(id) },
+    deliveries: { seen: (id) => store.deliverySeen(id), record: (id) => store.recordDelivery(id) },
     pullRequests,
     chatOps,
     log,
@@ -204,7 +204,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       await safety.isolate();
       // Follow the engine before the first sweep, so nothing that happens during it is missed.
       unwatch = runtime.watch(homeSelector(home), (e) => reconciler.observe(e));
-      const report = await reaper.run();
+      // Orphans go before anything else happens; the live instances converge while the API already
+      // answers (webhooks and callers must not wait for every instance to be provisioned again).
+      const report = await reaper.run({ waitForInstances: false });
       log.info({ ...report, removed: report.removed.length }, 'start-up sweep done');
       await warmPool.refill();
       scheduler = startScheduler(tasks, log);

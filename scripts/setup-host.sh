@@ -10,7 +10,9 @@
 #                        fstab entry that mounts something else at the data dir
 #   --persist            also put the loop-mounted pools in /etc/fstab, so they come back after a restart
 # Environment: MYAAS_DATA_DIR, MYAAS_XFS_DIR, MYAAS_POOL_IMAGES, MYAAS_POOL_SIZE, MYAAS_IMAGE_CACHE,
-# MYAAS_SKIP_IMAGES=1, MYAAS_FSTAB (default /etc/fstab; tests point it at a scratch file).
+# MYAAS_SKIP_IMAGES=1, MYAAS_FSTAB (default /etc/fstab; tests point it at a scratch file),
+# MYAAS_DOCKERD_ARGS and MYAAS_DOCKERD_LOG (how to start the engine when none answers at DOCKER_HOST:
+# scripts/private-docker.sh starts a second, private engine this way).
 set -euo pipefail
 
 DATA_DIR=${MYAAS_DATA_DIR:-/var/lib/myaas}
@@ -20,6 +22,8 @@ POOL_SIZE=${MYAAS_POOL_SIZE:-20G}
 CACHE_DIR=${MYAAS_IMAGE_CACHE:-/var/cache/myaas}
 SKIP_IMAGES=${MYAAS_SKIP_IMAGES:-}
 FSTAB=${MYAAS_FSTAB:-/etc/fstab}
+DOCKERD_ARGS=${MYAAS_DOCKERD_ARGS:-}
+DOCKERD_LOG=${MYAAS_DOCKERD_LOG:-/var/log/myaas-dockerd.log}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 say() { printf '[setup-host %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -63,10 +67,11 @@ fi
 # --- Docker engine --------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
   say "starting dockerd"
-  mkdir -p /var/log
-  nohup dockerd >/var/log/myaas-dockerd.log 2>&1 &
+  mkdir -p "$(dirname "$DOCKERD_LOG")"
+  read -ra dockerd_args <<<"$DOCKERD_ARGS"
+  nohup dockerd "${dockerd_args[@]}" >>"$DOCKERD_LOG" 2>&1 &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up; see /var/log/myaas-dockerd.log"
+  docker info >/dev/null 2>&1 || die "dockerd did not come up; see $DOCKERD_LOG"
 fi
 say "docker $(docker version --format '{{.Server.Version}}') with $(docker info --format '{{.Driver}}')"
 

@@ -60,6 +60,8 @@ const REFRESH_AFTER_MS = 3600_000;
 const isPool = (i: InstanceRecord) => i.owner.startsWith(POOL_PREFIX);
 /** How long a create waits for the reconciler to hand a claimed warm instance over. */
 const HANDOVER_WAIT_MS = 10_000;
+/** How long a create waits for the owner's previous instance of the template to be destroyed (GitHub waits 10 s for a webhook's answer). */
+const DESTROY_WAIT_MS = 8000;
 
 export function createInstanceService(deps: InstanceServiceDeps): InstanceService {
   const { store, reconciler, clock } = deps;
@@ -143,6 +145,14 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
           return { instance: await mustGet(existing.id), created: false };
         }
         return { instance: existing, created: false };
+      }
+      if (existing) {
+        // Still being destroyed (a pull request closed and reopened at once, an rm then a create): it
+        // holds its name and its place until it is gone, a second or two; then this one is made.
+        const gone = await service.waitSettled(existing.id, DESTROY_WAIT_MS);
+        if (gone.status !== 'destroyed') {
+          throw new AppError('timeout', `the previous instance ${existing.name} of ${owner} is still being destroyed: ask again in a moment`);
+        }
       }
       const name = req.name !== undefined ? assertInstanceName(req.name) : defaultInstanceName(req.owner, template);
       // Before engineFor, which may start a first-use import.

@@ -215,11 +215,15 @@ export interface DiskGuard {
 }
 
 /** Remembers webhook deliveries so a redelivery is acknowledged but not acted on twice. */
+/**
+ * Webhook deliveries already acted on. A delivery is recorded only once handled, so one whose handling
+ * failed, or was cut short by a crash, is acted on when GitHub delivers it again.
+ */
 export interface DeliveryLog {
-  /** true the first time `deliveryId` is seen */
-  firstTime(deliveryId: string): Promise<boolean>;
-  /** lets a delivery whose handling failed be redelivered */
-  forget(deliveryId: string): Promise<void>;
+  /** true when `deliveryId` was handled already */
+  seen(deliveryId: string): Promise<boolean>;
+  /** records `deliveryId` as handled */
+  record(deliveryId: string): Promise<void>;
 }
 
 // The status page (http/status-page*.tsx) and the metrics' scrape-time gauges read through this

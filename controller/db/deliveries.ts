@@ -5,12 +5,12 @@ import type { DeliveryStore } from './store.js';
 
 export function createDeliveryQueries(db: Db): DeliveryStore {
   return {
-    async firstDelivery(id) {
-      const rows = await db.insert(webhookDeliveries).values({ id }).onConflictDoNothing().returning();
-      return rows.length === 1;
+    async deliverySeen(id) {
+      const rows = await db.select({ id: webhookDeliveries.id }).from(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+      return rows.length > 0;
     },
-    async forgetDelivery(id) {
-      await db.delete(webhookDeliveries).where(eq(webhookDeliveries.id, id));
+    async recordDelivery(id) {
+      await db.insert(webhookDeliveries).values({ id }).onConflictDoNothing();
     },
   };
 }

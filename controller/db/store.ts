@@ -59,10 +59,10 @@ export interface InstanceStore {
 }
 
 export interface DeliveryStore {
-  /** true the first time a webhook delivery id is recorded */
-  firstDelivery(id: string): Promise<boolean>;
-  /** Lets a delivery whose handling failed be redelivered. */
-  forgetDelivery(id: string): Promise<void>;
+  /** whether a webhook delivery id was recorded as handled */
+  deliverySeen(id: string): Promise<boolean>;
+  /** records a webhook delivery id as handled (again is fine) */
+  recordDelivery(id: string): Promise<void>;
 }
 
 export interface GitHubStore {

@@ -15,7 +15,6 @@ import { fromWebhookPayload, type PullRequestHandler } from '../github/pull-requ
 export interface WebhookRoutesDeps {
   /** MYAAS_GITHUB_WEBHOOK_SECRET; null answers 503 so a misconfiguration is visible in GitHub's delivery log */
   secret: string | null;
-  /** `forget` lets a delivery whose handling failed be redelivered */
   deliveries: DeliveryLog;
   pullRequests: PullRequestHandler;
   /** `/myaas …` comments and the `myaas:reset` label; absent: those events are acknowledged and ignored */
@@ -40,6 +39,7 @@ export function createWebhookRoutes(deps: WebhookRoutesDeps): Hono {
   const log = deps.log.child({ component: 'webhooks' });
   const app = new Hono();
   const report = (event: string, outcome: WebhookOutcome) => deps.telemetry?.webhook({ event, outcome });
+  const inHand = new Set<string>();
   const webhooks = deps.secret
     ? new Webhooks({
         secret: deps.secret,
@@ -98,7 +98,7 @@ export function createWebhookRoutes(deps: WebhookRoutesDeps): Hono {
         return fail(c, 400, 'bad_request', 'webhook body is not JSON (set the content type to application/json)');
       }
       const dlog = log.child({ delivery: id, event: name });
-      if (!(await deps.deliveries.firstTime(id))) {
+      if (inHand.has(id) || (await deps.deliveries.seen(id))) {
         dlog.info('redelivered webhook acknowledged, not acted on again');
         report(event, 'duplicate');
         return c.json({ ok: true, duplicate: true }, 200);
@@ -107,15 +107,20 @@ export function createWebhookRoutes(deps: WebhookRoutesDeps): Hono {
         report(event, 'ping');
         return c.json({ ok: true, pong: true }, 200);
       }
+      // Recorded only once handled: a delivery cut short by a crash is acted on when redelivered (the
+      // handlers are idempotent: ensure, destroy); a duplicate arriving while it is in hand is not.
+      inHand.add(id);
       try {
         await webhooks.receive({ id, name, payload } as Parameters<Webhooks['receive']>[0]);
+        await deps.deliveries.record(id);
       } catch (e) {
         const inner = e instanceof AggregateError && e.errors.length === 1 ? e.errors[0] : e;
         dlog.error({ err: messageOf(inner) }, 'webhook handling failed');
-        await deps.deliveries.forget(id).catch(() => undefined);
         report(event, 'failed');
         const status = (isAppError(inner) ? inner.status : 500) as ContentfulStatusCode;
         return fail(c, status, isAppError(inner) ? inner.code : 'internal', messageOf(inner));
+      } finally {
+        inHand.delete(id);
       }
       dlog.debug('webhook handled');
       report(event, 'handled');

@@ -12,6 +12,19 @@ export function faultOf(c: ContainerInfo | null, memoryLimitBytes: number, when:
   return `the server stopped${c.exitCode !== null ? ` (exit code ${c.exitCode})` : ''} at ${at(when)}; started again on its data`;
 }
 
+/**
+ * Whether the server stopped by its own doing (an error exit, an out-of-memory kill), which repeated
+ * soon after starting is a crash loop; rather than being stopped from outside: exit 0 or SIGTERM (143)
+ * is a requested shutdown (docker stop, the engine restarting), SIGKILL (137) without an OOM kill is
+ * docker kill or a host going down, 255 is Docker's code for an exit it lost with its engine (the host
+ * went down), and a removed container was removed by someone.
+ */
+export function stoppedOnItsOwn(c: ContainerInfo | null): boolean {
+  if (!c) return false;
+  if (c.oomKilled) return true;
+  return c.exitCode !== null && ![0, 137, 143, 255].includes(c.exitCode);
+}
+
 /** A process of the server (one query's backend) was killed for memory, and the server carried on. */
 export function oomRecovered(memoryLimitBytes: number, when: Date): string {
   return `a query was killed for using more than the memory limit of ${mib(memoryLimitBytes)} (MYAAS_MEMORY_LIMIT) at ${at(when)}; the server recovered`;

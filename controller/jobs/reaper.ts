@@ -11,7 +11,7 @@ export interface ReaperDeps {
   runtime: Runtime;
   storage: Storage;
   files: HostFiles;
-  importer: Pick<Importer, 'isRunning'>;
+  importer: Pick<Importer, 'isRunning' | 'start'>;
   reconciler: Pick<Reconciler, 'wake'>;
   changes: InstanceChanges;
   paths: Paths;
@@ -28,13 +28,16 @@ export interface ReapReport {
 }
 
 export interface Reaper {
-  /** One pass; concurrent callers share it. */
-  run(): Promise<ReapReport>;
+  /**
+   * One pass; concurrent callers share it. It ends by converging every live instance; with
+   * `waitForInstances: false` it answers once the orphans are gone and leaves that convergence running
+   * (the controller's start-up: the API must not wait for every instance to be provisioned).
+   */
+  run(opts?: { waitForInstances?: boolean }): Promise<ReapReport>;
 }
 
 export function createReaper(deps: ReaperDeps): Reaper {
   const { store, runtime, storage, paths, log, files } = deps;
-  let running: Promise<ReapReport> | null = null;
 
   async function removeDir(path: string, why: string, report: ReapReport) {
     try {
@@ -46,7 +49,7 @@ export function createReaper(deps: ReaperDeps): Reaper {
     }
   }
 
-  async function once(): Promise<ReapReport> {
+  async function once(): Promise<{ report: ReapReport; converged: Promise<unknown> }> {
     const report: ReapReport = { removed: [], expired: 0, interrupted: 0 };
     // What exists, listed before what is wanted, so anything created meanwhile is seen as wanted.
     const containers = await runtime.list(homeSelector(deps.home));
@@ -54,9 +57,11 @@ export function createReaper(deps: ReaperDeps): Reaper {
     const templateDirs = await files.list(paths.templatesDir);
     const stagingDirs = await files.list(paths.stagingRoot);
 
+    const interrupted = new Set<string>();
     for (const v of await store.listVersions({ status: ['importing'] })) {
       if (deps.importer.isRunning(v.id)) continue;
       report.interrupted++;
+      interrupted.add(v.template);
       await store.updateVersion(v.id, {
         status: 'failed',
         phase: null,
@@ -65,6 +70,16 @@ export function createReaper(deps: ReaperDeps): Reaper {
     }
 
     const live = new Map((await store.listLive()).map((i) => [i.id, i]));
+    // An interrupted import is not a broken dump: instances waiting for the template's first version
+    // would otherwise fail for good (a failed import is not re-run for an unchanged dump). Run it again.
+    for (const template of interrupted) {
+      const waiting = [...live.values()].some((i) => i.template === template && i.desired === 'present' && i.versionId === null);
+      if (!waiting || (await store.latestReady(template))) continue;
+      await deps.importer.start(template).then(
+        (r) => log.warn({ template, version: r.version.id }, 'import interrupted by a stop; instances wait for it: importing again'),
+        (e) => log.error({ template, err: messageOf(e) }, 'could not start the interrupted import again'),
+      );
+    }
     for (const c of containers) {
       const role = roleOf(c.labels);
       let orphan = false;
@@ -102,18 +117,30 @@ export function createReaper(deps: ReaperDeps): Reaper {
       await store.updateInstance(i.id, { desired: 'absent', endReason: 'expired' });
       deps.changes.publish(i.id);
     }
-    await Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));
-    return report;
+    const converged = Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));
+    return { report, converged };
   }
 
+  // The pass in progress: its report (orphans removed), and its end (every live instance converged).
+  let running: { pass: Promise<{ report: ReapReport }>; whole: Promise<unknown> } | null = null;
   return {
-    run() {
-      const t0 = deps.clock.now();
-      running ??= once().finally(() => {
-        running = null;
-        deps.telemetry.swept({ durationMs: deps.clock.now() - t0 });
-      });
-      return running;
+    async run(opts = {}) {
+      if (!running) {
+        const t0 = deps.clock.now();
+        const pass = once();
+        const current: { pass: typeof pass; whole: Promise<unknown> } = { pass, whole: Promise.resolve() };
+        current.whole = pass
+          .then((p) => p.converged, () => undefined)
+          .finally(() => {
+            if (running === current) running = null;
+            deps.telemetry.swept({ durationMs: deps.clock.now() - t0 });
+          });
+        running = current;
+      }
+      const { pass, whole } = running;
+      const { report } = await pass;
+      if (opts.waitForInstances !== false) await whole;
+      return report;
     },
   };
 }

@@ -24,7 +24,7 @@ import type {
   Telemetry,
 } from '../app/ports.js';
 import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
-import { faultOf, oomRecovered } from './faults.js';
+import { faultOf, oomRecovered, stoppedOnItsOwn } from './faults.js';
 
 export interface ReconcilerDeps extends ProvisionDeps {
   store: Store;
@@ -173,6 +173,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
     if (i.status !== 'provisioning') await set(i.id, { status: 'provisioning' });
     let port = i.port;
+    let moved: string | null = null;
     if (deps.portRange && port === null) port = await assignPort(i.id, []);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -184,7 +185,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         if (!keepClone && !version.schemaSnapshot) await snapshotSchema(version, r.port, i.password, ilog);
         // A restart keeps counting attempts: a server that stops again soon is crashing in a loop.
         const attempts = keepClone ? i.attempts : 0;
-        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts })) {
+        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts, ...(moved ? { lastFault: moved } : {}) })) {
           deps.telemetry.provisioned(r.timings, { template: i.template, engine: i.engine });
           ilog.info({ version: version.id, port: r.port, ...r.timings }, keepClone ? 'instance running again' : 'instance ready');
         }
@@ -193,6 +194,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // A pooled port taken by something outside myaas: move to another one of the pool.
         if (deps.portRange && e instanceof AppError && e.code === 'conflict' && attempt < 5) {
           port = await assignPort(i.id, [port!]);
+          continue;
+        }
+        // Its own port, once chosen by Docker from the ephemeral range, was taken while its server was
+        // down (another engine's container, a client's outgoing connection): rather than fail for good,
+        // let Docker choose again. The new URL is announced like any change; MYAAS_PORT_RANGE avoids this.
+        if (!deps.portRange && port !== null && e instanceof AppError && e.code === 'conflict' && /host port/.test(e.message) && attempt < 5) {
+          ilog.warn({ port }, 'its port is taken by another program; moving it to a port Docker chooses');
+          moved = `its port ${port} was taken by another program while its server was stopped; it now listens on another port (set MYAAS_PORT_RANGE below 32768 to keep ports)`;
+          port = null;
           continue;
         }
         throw e;
@@ -240,7 +250,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const fault = faultOf(c && oom ? { ...c, oomKilled: true } : c, deps.memoryBytes, new Date(clock.now()));
     ilog.warn({ fault }, 'the server of a ready instance stopped; starting it again on its data');
     const ranMs = i.readyAt ? clock.now() - i.readyAt.getTime() : Infinity;
-    const looping = ranMs < STABLE_AFTER_MS;
+    // A server stopped from outside (an engine restart, a host shutdown) is not crashing: back at once.
+    const looping = ranMs < STABLE_AFTER_MS && stoppedOnItsOwn(c && oom ? { ...c, oomKilled: true } : c);
     const next = { ...i, attempts: looping ? i.attempts : 0, lastFault: fault };
     if (looping) {
       const after = afterFailure(next, { error: `the server keeps stopping: ${fault}`, retryable: true }, deps.retryAttempts, clock.now());

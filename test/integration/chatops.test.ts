@@ -42,7 +42,7 @@ function setup() {
   const instances = createFakeInstancePort();
   const pullRequests = pullRequestHandlerFor({ instances, repos: { 'codertocat/hello-world': ['chinook'] }, allowForks: false, resetOnPush: false, log });
   const seen = new Set<string>();
-  const deliveries = { firstTime: async (id: string) => !seen.has(id) && Boolean(seen.add(id)), forget: async (id: string) => void seen.delete(id) };
+  const deliveries = { seen: async (id: string) => seen.has(id), record: async (id: string) => void seen.add(id) };
   const app = new Hono();
   app.route(PATH, createWebhookRoutes({ secret: SECRET, deliveries, pullRequests, chatOps, log }));
   const send = (event: string, payload: unknown) => app.request(PATH, webhookRequest(event, payload, { secret: SECRET }));

@@ -145,7 +145,7 @@ describe('myaas github-app create', () => {
 
     const log = createMemoryLogger();
     const pullRequests = pullRequestHandlerFor({ instances: createFakeInstancePort(), repos: {}, allowForks: false, resetOnPush: false, log });
-    const hooks = new Hono().route('/', createWebhookRoutes({ secret: g.webhookSecret, deliveries: { firstTime: async () => true, forget: async () => {} }, pullRequests, log }));
+    const hooks = new Hono().route('/', createWebhookRoutes({ secret: g.webhookSecret, deliveries: { seen: async () => false, record: async () => {} }, pullRequests, log }));
     expect((await hooks.request('/', webhookRequest('ping', pingPayload(), { secret: gh.manifestApps()[0].webhookSecret as string }))).status).toBe(200);
     expect((await hooks.request('/', webhookRequest('ping', pingPayload(), { secret: 'not-the-apps-secret' }))).status).toBe(401);
   });

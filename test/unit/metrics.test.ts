@@ -195,7 +195,7 @@ describe('what is reported to Telemetry', () => {
     const app = new Hono();
     app.route('/hook', createWebhookRoutes({
       secret: 's3cret',
-      deliveries: { firstTime: async (id) => !seen.has(id) && !!seen.add(id), forget: async (id) => void seen.delete(id) },
+      deliveries: { seen: async (id) => seen.has(id), record: async (id) => void seen.add(id) },
       pullRequests: pullRequestHandlerFor({
         instances: createFakeInstancePort(), repos: { 'codertocat/hello-world': ['chinook'] }, allowForks: false, resetOnPush: false, log: createMemoryLogger(),
       }),

@@ -173,15 +173,13 @@ export function createMemoryStore(): MemoryStore {
       await tick();
       return new Set([...instances.values()].filter((i) => live(i) && i.versionId !== null).map((i) => i.versionId as string));
     },
-    async firstDelivery(id) {
+    async deliverySeen(id) {
       await tick();
-      if (deliveries.has(id)) return false;
-      deliveries.add(id);
-      return true;
+      return deliveries.has(id);
     },
-    async forgetDelivery(id) {
+    async recordDelivery(id) {
       await tick();
-      deliveries.delete(id);
+      deliveries.add(id);
     },
   };
   return store;
