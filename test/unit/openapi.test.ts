@@ -34,7 +34,7 @@ function build(core: Core = buildCore()) {
   };
   const webhooks = createWebhookRoutes({
     secret: SECRET,
-    deliveries: { firstTime: (id) => core.store.firstDelivery(id), forget: (id) => core.store.forgetDelivery(id) },
+    deliveries: { seen: (id) => core.store.deliverySeen(id), record: (id) => core.store.recordDelivery(id) },
     pullRequests: { handle: async () => ({ result: 'seen' as const, owner: { kind: 'api' as const, name: 'x' } }) },
     log: core.log,
   });
@@ -181,7 +181,10 @@ describe('the OpenAPI document', () => {
     const ping = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
     const signed = { 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(ping).digest('hex')}`, 'x-github-event': 'ping', 'x-github-delivery': 'd-1' };
     expect((await call('POST', '/api/v1/webhooks/github', { token: null, body: ping, headers: signed })).body).toEqual({ ok: true, pong: true });
-    expect((await call('POST', '/api/v1/webhooks/github', { token: null, body: ping, headers: signed })).body).toEqual({ ok: true, duplicate: true });
+    // a ping is not recorded (answering it twice is harmless); a delivery handled before is a duplicate
+    expect((await call('POST', '/api/v1/webhooks/github', { token: null, body: ping, headers: signed })).body).toEqual({ ok: true, pong: true });
+    await core.store.recordDelivery('d-2');
+    expect((await call('POST', '/api/v1/webhooks/github', { token: null, body: ping, headers: { ...signed, 'x-github-delivery': 'd-2' } })).body).toEqual({ ok: true, duplicate: true });
     expect((await call('POST', '/api/v1/webhooks/github', { token: null, body: ping })).status).toBe(401);
 
     // every operation was called above
