@@ -331,13 +331,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     await wake(id);
   }
 
+  // Called without awaiting (after an import, on a resync): it never rejects. A store that is gone (the
+  // controller shutting down) or unreachable is logged; the next resync or start-up sweep wakes them.
   async function wakeAll(filter: { template?: string; retryFailed?: boolean } = {}): Promise<void> {
-    await Promise.all(
-      (await store.listLive({ template: filter.template })).map((i) =>
-        // Instances that failed for want of a template version get one more chance when an import ends.
-        filter.retryFailed && i.status === 'failed' && i.versionId === null ? retryNow(i.id) : wake(i.id),
-      ),
-    );
+    try {
+      await Promise.all(
+        (await store.listLive({ template: filter.template })).map((i) =>
+          // Instances that failed for want of a template version get one more chance when an import ends.
+          filter.retryFailed && i.status === 'failed' && i.versionId === null ? retryNow(i.id) : wake(i.id),
+        ),
+      );
+    } catch (e) {
+      log.warn({ template: filter.template, err: messageOf(e) }, 'could not wake the instances; the next resync or start will');
+    }
   }
 
   return {

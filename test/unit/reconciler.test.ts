@@ -172,4 +172,12 @@ describe('reconciler', () => {
     expect(statuses).toEqual(['provisioning', 'ready', 'destroying', 'destroyed']);
     expect(core.changes.filter((id) => id === instance.id).length).toBeGreaterThanOrEqual(4);
   });
+
+  it('wakeAll never rejects: a store gone while the controller stops is logged, not an unhandled rejection', async () => {
+    const core = buildCore();
+    core.store.listLive = async () => {
+      throw new Error('PGlite is closed');
+    };
+    await expect(core.reconciler.wakeAll({ template: 'chinook', retryFailed: true })).resolves.toBeUndefined();
+  });
 });
