@@ -58,6 +58,7 @@ command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v systemd-analyze >/dev/null || need+=(systemd)   # checks deploy/systemd in the tests
 command -v filefrag >/dev/null || need+=(e2fsprogs)   # reflink clones' own bytes (status page)
 command -v chromium >/dev/null || need+=(chromium)    # the status page's browser test (playwright-core drives it)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)   # emoji in the rendered PR comment
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq

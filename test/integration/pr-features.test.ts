@@ -99,9 +99,11 @@ describe('in the pull request', () => {
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body.summary).toMatch(/1 column added.*1 index added.*1 column removed|1 column added.*1 column removed.*1 index added/);
       expect(r.body.warnings).toBe(1);
-      expect(r.body.markdown).toContain(`\`${col}\``);
+      // Names are schema-qualified where the engine has schemas (public.track.rating on PostgreSQL).
+      const named = (n: string) => `\`(?:\\w+\\.)?${n.replace('.', '\\.')}\``;
+      expect(r.body.markdown).toMatch(new RegExp(`➕ ${named(col)}`));
       expect(r.body.markdown).toContain(idx);
-      expect(r.body.markdown).toMatch(new RegExp(`⚠️ \\*\\*Dropped column\\*\\* \`${dropped.replace('.', '\\.')}\``));
+      expect(r.body.markdown).toMatch(new RegExp(`⚠️ \\*\\*Dropped column\\*\\* ${named(dropped)}`));
     }
     const c = await until('the comment with both diffs', async () => {
       const x = theComment();
