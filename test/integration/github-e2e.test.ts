@@ -17,6 +17,8 @@ import { pullRequestPayload, webhookRequest } from '../helpers/webhook-fixtures.
 const SECRET = `whsec-${randomUUID()}`;
 const GH_TOKEN = `ghp_${randomUUID().replace(/-/g, '')}`;
 const REPO = 'octo/app';
+// The id the test issuer's OIDC tokens carry: the controller pins a repository's id on first sight.
+const REPO_ID = 100001;
 const examples: { name: string; examples: Record<string, unknown>[] }[] = createRequire(import.meta.url)('@octokit/webhooks-examples');
 const pushEvent = examples.find((e) => e.name === 'push')!.examples[0];
 
@@ -66,7 +68,7 @@ describe('a database per pull request, end to end', () => {
   it('opened → ready instance and comment → Action exports DB_URL → closed → gone', async () => {
     const owner = 'gh:octo/app#7';
     const t0 = Date.now();
-    const res = await hook(pullRequestPayload('opened', { repo: REPO, number: 7 }));
+    const res = await hook(pullRequestPayload('opened', { repo: REPO, repoId: REPO_ID, number: 7 }));
     measured.webhookReplyMs = Date.now() - t0;
     expect(res.status).toBe(200);
     const inst = await until('the instance to be ready', async () => (await live(owner)).find((i) => i.status === 'ready'));
@@ -81,7 +83,7 @@ describe('a database per pull request, end to end', () => {
 
     // In the pull request's workflow: OIDC token for refs/pull/7/merge → the same instance.
     iss.runnerClaims = pullRequestClaims(REPO, 7);
-    const prEvent = pullRequestPayload('opened', { repo: REPO, number: 7 });
+    const prEvent = pullRequestPayload('opened', { repo: REPO, repoId: REPO_ID, number: 7 });
     const step = await action('pull_request', prEvent);
     expect(step.code, step.stdout + step.stderr).toBe(0);
     measured.actionToDbUrlMs = step.ms;
@@ -101,12 +103,12 @@ describe('a database per pull request, end to end', () => {
 
     // Redelivery and a second opened make no second instance.
     const delivery = randomUUID();
-    expect((await hook(pullRequestPayload('reopened', { repo: REPO, number: 7 }), delivery)).status).toBe(200);
-    const dup = await hook(pullRequestPayload('reopened', { repo: REPO, number: 7 }), delivery);
+    expect((await hook(pullRequestPayload('reopened', { repo: REPO, repoId: REPO_ID, number: 7 }), delivery)).status).toBe(200);
+    const dup = await hook(pullRequestPayload('reopened', { repo: REPO, repoId: REPO_ID, number: 7 }), delivery);
     expect(await dup.json()).toMatchObject({ duplicate: true });
     expect(await live(owner)).toHaveLength(1);
 
-    expect((await hook(pullRequestPayload('closed', { repo: REPO, number: 7, merged: true }))).status).toBe(200);
+    expect((await hook(pullRequestPayload('closed', { repo: REPO, repoId: REPO_ID, number: 7, merged: true }))).status).toBe(200);
     await until('the destroy', async () => (await live(owner)).length === 0);
     await expect(psql(full.connection.url, 'select 1')).rejects.toThrow();
     await until('the destroyed comment', async () => gh.comments(REPO, 7)[0]?.body.includes('destroyed'));
@@ -116,11 +118,11 @@ describe('a database per pull request, end to end', () => {
   });
 
   it('ignores forks and unsigned deliveries', async () => {
-    const fork = await hook(pullRequestPayload('opened', { repo: REPO, number: 9, fork: true }));
+    const fork = await hook(pullRequestPayload('opened', { repo: REPO, repoId: REPO_ID, number: 9, fork: true }));
     expect(fork.status).toBe(200);
-    const unsigned = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { repo: REPO, number: 10 }), { secret: null }));
+    const unsigned = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { repo: REPO, repoId: REPO_ID, number: 10 }), { secret: null }));
     expect(unsigned.status).toBe(401);
-    const forged = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { repo: REPO, number: 10 }), { secret: 'wrong' }));
+    const forged = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { repo: REPO, repoId: REPO_ID, number: 10 }), { secret: 'wrong' }));
     expect(forged.status).toBe(401);
     await new Promise((r) => setTimeout(r, 300));
     expect(await live('gh:octo/app#9')).toEqual([]);
