@@ -122,7 +122,8 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     void reconciler.wakeAll({ template, retryFailed: true });
     void warmPool.refill();
   });
-  const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, telemetry, log });
+  const pinnedVersions = new Set(Object.values(config.github.versionPins).flatMap((pins) => Object.values(pins)));
+  const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, telemetry, log, pinnedVersions });
   const templates = createTemplateService({ store, dumps, importer });
   const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });
   const instances = createInstanceService({

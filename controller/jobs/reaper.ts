@@ -19,6 +19,8 @@ export interface ReaperDeps {
   home: string;
   telemetry: Pick<Telemetry, 'swept'>;
   log: Logger;
+  /** versions that configuration pins (MYAAS_GITHUB_REPOS `template@version`): kept even while unused */
+  pinnedVersions?: ReadonlySet<string>;
 }
 
 export interface ReapReport {
@@ -103,7 +105,7 @@ export function createReaper(deps: ReaperDeps): Reaper {
     for (const t of templateDirs) {
       for (const vid of await files.list(join(paths.templatesDir, t))) {
         const v = versions.get(vid);
-        const keep = v && (v.status === 'ready' || (v.status === 'importing' && deps.importer.isRunning(vid)) || (v.status === 'retired' && inUse.has(vid)));
+        const keep = v && (v.status === 'ready' || (v.status === 'importing' && deps.importer.isRunning(vid)) || (v.status === 'retired' && (inUse.has(vid) || (deps.pinnedVersions?.has(vid) ?? false))));
         if (!keep) await removeDir(join(paths.templatesDir, t, vid), v ? `version ${v.status} and unused` : 'version unknown to the state DB', report);
       }
     }

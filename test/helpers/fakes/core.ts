@@ -43,7 +43,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean; diskLimitBytes?: number } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean; diskLimitBytes?: number; pinnedVersions?: string[] } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -91,7 +91,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
     lifetimes: { pull: 7 * 86400, idle: opts.idleTtl ?? 0, run: 3 * 3600, api: 3600, max: 86400 },
     portRange: opts.portRange ?? null, disk,
   });
-  const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes });
+  const reaper = createReaper({ ...common, files: world.files, importer, reconciler, changes, pinnedVersions: new Set(opts.pinnedVersions ?? []) });
   world.runtime.watch({ 'myaas.home': DATA }, (e) => reconciler.observe(e));
 
   return {
