@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { messageOf } from '../domain/errors.js';
 import { homeSelector, LABEL, roleOf } from '../domain/labels.js';
 import type { Paths } from '../domain/layout.js';
+import { isBehind } from '../domain/lifecycle.js';
+import type { InstanceRecord } from '../domain/types.js';
 import type { Clock, HostFiles, Importer, InstanceChanges, Logger, Reconciler, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
 
 export interface ReaperDeps {
@@ -119,7 +121,13 @@ export function createReaper(deps: ReaperDeps): Reaper {
       await store.updateInstance(i.id, { desired: 'absent', endReason: 'expired' });
       deps.changes.publish(i.id);
     }
-    const converged = Promise.all((await store.listLive()).map((i) => deps.reconciler.wake(i.id)));
+    // One Docker list per pass: an instance ready on its current generation whose container that list
+    // shows running needs nothing from the pass (Docker's events report what happens to it meanwhile),
+    // so a pass over many quiet instances makes no further Docker calls. The others are woken.
+    const listed = new Map(containers.map((c) => [c.id, c]));
+    const quiet = (i: InstanceRecord) =>
+      i.desired === 'present' && i.status === 'ready' && !isBehind(i) && i.containerId !== null && listed.get(i.containerId)?.running === true;
+    const converged = Promise.all((await store.listLive()).filter((i) => !quiet(i)).map((i) => deps.reconciler.wake(i.id)));
     return { report, converged };
   }
 
