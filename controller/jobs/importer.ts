@@ -44,6 +44,7 @@ export function createImporter(deps: ImporterDeps): Importer {
   const finished = new Set<(template: string) => void>();
   const load = createLoader(deps);
   const cutting = new Set<string>();
+  const variantCuts = new Map<string, Promise<void>>();
   const cutter = createSchemaVariantCutter(deps, cutting);
 
   /** The schema-only variant, after the version it comes from is latest: its failure does not undo that. */
@@ -87,6 +88,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       await store.updateVersion(v.id, { phase: p });
     };
     const dir = paths.version(v.template, v.id);
+    let ready: TemplateVersion;
     try {
       const database = await load(v, dump, deps.engines(dump.engine), phase);
       await deps.files.removeTree(paths.staging(v.id));
@@ -103,9 +105,7 @@ export function createImporter(deps: ImporterDeps): Importer {
       vlog.info({ elapsedMs: clock.now() - t0, sizeBytes, database }, 'import: ready, now latest');
       deps.telemetry.imported({ template: v.template, engine: v.engine, outcome: 'ready', durationMs: clock.now() - t0 });
       tell('ready');
-      const ready = { ...v, ...done };
-      if (deps.schemaVariants) await cutVariant(ready, vlog);
-      return ready;
+      ready = { ...v, ...done };
     } catch (e) {
       const error = stop.signal.aborted ? messageOf(stop.signal.reason) : messageOf(e);
       vlog.error({ err: error, elapsedMs: clock.now() - t0 }, 'import failed; latest version unchanged');
@@ -118,8 +118,24 @@ export function createImporter(deps: ImporterDeps): Importer {
       return { ...v, status: 'failed', error };
     } finally {
       clearTimeout(timer);
-      running.delete(v.template);
+      // The template is free for its next import (and its waiting instances are woken) as soon as this
+      // version is latest: the schema-only variant below is cut on the side. Before, a new import asked
+      // for meanwhile was answered with this finished one.
+      if (running.get(v.template)?.version.id === v.id) running.delete(v.template);
       notifyFinished(v.template, vlog);
+    }
+    if (deps.schemaVariants) await cutVariantInOrder(ready, vlog);
+    return ready;
+  }
+
+  /** Variants of one template are cut one after the other, so that the newest version's is published last. */
+  async function cutVariantInOrder(full: TemplateVersion, vlog: Logger): Promise<void> {
+    const next = (variantCuts.get(full.template) ?? Promise.resolve()).then(() => cutVariant(full, vlog));
+    variantCuts.set(full.template, next);
+    try {
+      await next;
+    } finally {
+      if (variantCuts.get(full.template) === next) variantCuts.delete(full.template);
     }
   }
 
@@ -173,6 +189,7 @@ export function createImporter(deps: ImporterDeps): Importer {
     },
     async drain() {
       await Promise.allSettled([...running.values()].map((r) => r.done));
+      await Promise.allSettled([...variantCuts.values()]);
     },
   };
 }

@@ -108,7 +108,10 @@ export async function importAndWait(t: TestController, template: string, timeout
   for (;;) {
     const ts = (await t.api('GET', '/api/v1/templates')).body as any[];
     const v = ts.find((x) => x.name === template)?.versions.find((x: any) => x.id === id);
-    if (v && v.status !== 'importing') return v;
+    // A ready version's schema-only variant is cut after it (its container and staging dir exist
+    // meanwhile): wait for that too, so that tests see a settled controller.
+    const variant = ts.find((x) => x.name === `${template}:schema`)?.versions.find((x: any) => x.createdAt >= v?.createdAt);
+    if (v && v.status !== 'importing' && (v.status !== 'ready' || (variant && variant.status !== 'importing'))) return v;
     if (Date.now() > deadline) throw new Error(`import of ${template} did not finish`);
     await new Promise((res) => setTimeout(res, 200));
   }

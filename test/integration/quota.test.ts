@@ -67,7 +67,7 @@ describe('per-instance disk limits and the pool reserve', () => {
     expect(after.ok).toBe(true);
     expect(freeBefore - after.disk.freeBytes).toBeLessThan(LIMIT + 150 * 2 ** 20);
     const metrics = await fetch(`${t!.url}/api/v1/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text());
-    expect(metrics).toMatch(/^myaas_pool_free_bytes \d+$/m);
+    expect(metrics).toMatch(/^myaas_pool_free_bytes(\{[^}]*\})? \d+$/m);
     expect(metrics).toMatch(new RegExp(`^myaas_instance_disk_limit_bytes ${LIMIT}$`, 'm'));
     // PostgreSQL stops when it cannot write its WAL, and cannot finish recovery at the limit: the
     // greedy instance is reset or destroyed by its owner. Destroy works even at the limit.

@@ -113,7 +113,7 @@ describe('surviving the host (private Docker engine and pool)', () => {
     expect(await templates()).toEqual(templatesBefore);
     // Latest of every template still loads, and nothing is left over from before the reboot.
     for (const t of templatesBefore) {
-      const r = await ctl.api('POST', '/api/v1/instances?wait=120', { template: t.name, name: `after-${t.name}` });
+      const r = await ctl.api('POST', '/api/v1/instances?wait=120', { template: t.name, name: `after-${t.name.replace(':', '-')}` });
       expect(r.body.status, JSON.stringify(r.body)).toBe('ready');
       expect(await query(r.body.connection.url, t.name === 'chinook-my' ? 'select count(*) from Artist' : 'select count(*) from artist')).toBe('275');
       expect((await ctl.api('DELETE', `/api/v1/instances/${r.body.id}?wait=60`)).body.status).toBe('destroyed');

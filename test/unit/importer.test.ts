@@ -103,6 +103,33 @@ describe('importer', () => {
     expect((await core.store.listVersions({ template: 'shop' })).length).toBe(1);
   });
 
+  it('once a version is latest, a new import starts while its schema-only variant is still being cut', async () => {
+    const core = buildCore({ schemaVariants: true });
+    core.world.dumps.put(dump('shop'));
+    const cutting = gate();
+    const variantHeld = gate();
+    const s = server(null);
+    core.world.faults.exec = async (argv) => {
+      if (argv[0] === 'empty-tables') {
+        cutting.open();
+        await variantHeld.wait();
+      }
+      return s.exec(argv);
+    };
+    const first = await core.importer.start('shop');
+    await cutting.wait();
+    expect((await core.store.getVersion(first.version.id))?.status).toBe('ready');
+    // Before the fix this returned the first (finished) import: a changed dump was never loaded.
+    const second = await core.importer.start('shop');
+    expect(second.version.id).not.toBe(first.version.id);
+    expect(core.importer.runningTemplates()).toEqual(['shop']);
+    variantHeld.open();
+    await Promise.all([first.done, second.done]);
+    const variants = await core.store.listVersions({ template: 'shop.schema' });
+    expect(variants.filter((v) => v.status === 'ready')).toHaveLength(1);
+    expect((await core.store.latestReady('shop'))?.id).toBe(second.version.id);
+  });
+
   it('refuses a template without a dump before recording anything', async () => {
     const core = buildCore();
     await expect(core.importer.start('none')).rejects.toThrow('no dump for template "none"');

@@ -148,7 +148,8 @@ export async function findLeaks(o: { ctl: ControllerProc; dataDir: string; docke
   // Every version the state DB calls ready (or retired but in use) has its datadir, and no other datadir exists.
   const templates = (await o.ctl.api<Array<{ name: string; versions: Array<{ id: string; status: string }> }>>('GET', '/api/v1/templates')).body;
   for (const t of templates) {
-    const dirs = await readdir(join(o.dataDir, 'templates', t.name)).catch(() => [] as string[]);
+    // The schema-only variant is shown as `<template>:schema` and kept on disk as `<template>.schema`.
+    const dirs = await readdir(join(o.dataDir, 'templates', t.name.replace(/:schema$/, '.schema'))).catch(() => [] as string[]);
     for (const v of t.versions) if (v.status === 'ready' && !dirs.includes(v.id)) leaks.push(`template ${t.name} version ${v.id} is ready but its datadir is gone`);
     for (const d of dirs) {
       const v = t.versions.find((x) => x.id === d);
