@@ -78,12 +78,17 @@ export function createMariadbEngine(clock: Clock): Engine {
     // host group too (systemd-journal on Debian). Owner-only, like PostgreSQL.
     env: ['UMASK=0600', 'UMASK_DIR=0700'],
 
-    // Runs before the import server accepts connections: the admin account for the network, no anonymous users.
+    // Runs before the import server accepts connections: the admin account for the network, no anonymous
+    // users, and root@localhost for our commands over the socket (the import server has no network). A
+    // fresh datadir has that account already; a finished version's (cut into its schema-only variant) has
+    // not, as finalizeCommand removed it, which removes it again before sealing.
     stagingFiles: (adminPassword) => ({
       'init.sql': [
         "DELETE FROM mysql.global_priv WHERE User = '';",
         `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${assertSafeSecret(adminPassword)}';`,
         "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+        "CREATE USER IF NOT EXISTS 'root'@'localhost';",
+        "GRANT ALL PRIVILEGES ON *.* TO 'root'@'localhost' WITH GRANT OPTION;",
         'FLUSH PRIVILEGES;',
         '',
       ].join('\n'),

@@ -68,6 +68,9 @@ export function createSchemaVariantCutter(deps: VariantDeps, inFlight: Set<strin
       });
       await retry(() => execOk(engine, id, engine.pingCommand(), 'ping'), { clock, what: 'the variant\'s server', deadline: clock.now() + 120_000, delay: 200 });
       await execOk(engine, id, engine.emptyTablesCommand(full.database ?? ''), 'emptying the tables');
+      // As after an import: only the network admin account (with the version's secret) stays.
+      const finalize = engine.finalizeCommand();
+      if (finalize) await execOk(engine, id, finalize, 'removing the local admin account');
       const code = await runtime.stop(id, { signal: engine.stopSignal, timeoutSec: 600 });
       if (code !== 0) throw new AppError('import_failed', `the variant's server did not shut down cleanly (exit ${code})`);
       await runtime.remove(id);

@@ -82,6 +82,13 @@ describe('in the pull request', () => {
     expect(Number(await psql(s.connection.url, "select count(*) from information_schema.tables where table_schema = 'public'"))).toBeGreaterThanOrEqual(11);
     expect(await psql(s.connection.url, 'select (select count(*) from track) + (select count(*) from customer)')).toBe('0');
     await t.api('DELETE', `/api/v1/instances/${s.id}`);
+    // MariaDB too: its template keeps only root@'%' with a password, so the variant's server needs its own way in.
+    const m = (await t.api('POST', '/api/v1/instances?wait=120', { template: 'chinook-my:schema', name: 'shape-my' })).body;
+    expect(m.status, m.error).toBe('ready');
+    expect(Number(await mariadb(m.connection.url, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'Chinook'"))).toBeGreaterThanOrEqual(11);
+    expect(await mariadb(m.connection.url, 'SELECT (SELECT COUNT(*) FROM Track) + (SELECT COUNT(*) FROM Customer)')).toBe('0');
+    expect(await mariadb(m.connection.url, "SELECT GROUP_CONCAT(CONCAT(User, '@', Host)) FROM mysql.global_priv WHERE User NOT IN ('mariadb.sys')")).toBe('root@%');
+    await t.api('DELETE', `/api/v1/instances/${m.id}`);
   });
 
   it('shows what the pull request’s migrations did to the schema, on both engines, the drop flagged', async () => {
