@@ -171,6 +171,8 @@ export async function startBenchController(o: Options, driver: Driver, pool: str
       rec.recording = false;
       server.close();
       await wipeDataDir(controller.runtime, driver, dataDir, controller);
+      const left = await controller.runtime.list({ 'myaas.home': dataDir });
+      if (left.length) throw new Error(`the bench left containers behind: ${left.map((c) => c.name).join(', ')}`);
     },
   };
   return bc;
@@ -184,6 +186,9 @@ async function wipeDataDir(runtime: Runtime, driver: Driver, dataDir: string, co
     // An import cut short (its container just went) records its failure before the state DB closes.
     await Promise.race([controller.importer.drain(), sleep(30_000)]);
     await controller.close().catch(() => {});
+    // Until it closed, the controller answered the removals above as faults: it started servers again
+    // and refilled its warm pool. Those containers go now that nothing brings them back.
+    for (const c of await runtime.list({ 'myaas.home': dataDir })) await runtime.remove(c.id);
   }
   for (const id of await readdir(join(dataDir, 'instances')).catch(() => [])) await storage.remove(join(dataDir, 'instances', id));
   for (const id of await readdir(join(dataDir, 'staging')).catch(() => [])) await rm(join(dataDir, 'staging', id), { recursive: true, force: true });
