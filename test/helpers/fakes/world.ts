@@ -36,6 +36,8 @@ export interface Container {
   /** the volume it serves (its first bind) */
   volume: string | null;
   oomKilled?: boolean;
+  /** client connections its server holds now (Engine.clientConnections) */
+  clients?: number;
 }
 
 /** A gate: calls wait at it until the test opens it. */
@@ -306,6 +308,11 @@ export function createWorld(): World {
         serve(conn);
       },
       url: (c) => `${name}://${c.user}:${c.password}@${c.host}:${c.port}/${c.database}`,
+      async clientConnections(conn) {
+        await tick();
+        serve(conn);
+        return serverAt(conn.port)?.clients ?? 0;
+      },
       async readSchema(conn) {
         return { engine: name, database: conn.database, tables: [], views: [], routines: [], triggers: [] };
       },
