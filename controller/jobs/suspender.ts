@@ -59,6 +59,7 @@ export function createSuspender(deps: SuspenderDeps): Suspender {
   const { store, clock, log, listeners } = deps;
   const lastBusy = new Map<string, number>();
   const parked = new Map<string, Parked>();
+  const startedAt = clock.now();
 
   async function park(i: InstanceRecord): Promise<void> {
     const p: Parked = { port: i.port!, listening: false, waking: false, held: [] };
@@ -122,9 +123,8 @@ export function createSuspender(deps: SuspenderDeps): Suspender {
   }
 
   async function check(i: InstanceRecord): Promise<boolean> {
-    const now = clock.now();
-    // First sight (a new instance, or the controller's start): busy as of now, or as of its start.
-    const since = Math.max(lastBusy.get(i.id) ?? now, i.readyAt?.getTime() ?? 0);
+    // First sight: idle since it became ready, or since this controller started if that came later.
+    const since = Math.max(lastBusy.get(i.id) ?? startedAt, i.readyAt?.getTime() ?? 0);
     lastBusy.set(i.id, since);
     if (await busy(i)) {
       lastBusy.set(i.id, clock.now());
