@@ -64,12 +64,20 @@ export function createSuspender(deps: SuspenderDeps): Suspender {
   async function park(i: InstanceRecord): Promise<void> {
     const p: Parked = { port: i.port!, listening: false, waking: false, held: [] };
     parked.set(i.id, p);
-    try {
-      await listeners.listen(deps.publishIp, p.port, (c) => onConnection(i.id, c));
-      p.listening = true;
-    } catch (e) {
-      parked.delete(i.id);
-      throw e;
+    // Docker's port proxy may let go of the port a moment after the container is removed.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await listeners.listen(deps.publishIp, p.port, (c) => onConnection(i.id, c));
+        p.listening = true;
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code === 'EADDRINUSE' && attempt < 10) {
+          await clock.sleep(100);
+          continue;
+        }
+        parked.delete(i.id);
+        throw e;
+      }
     }
   }
 
