@@ -231,10 +231,11 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       unwatch?.();
       for (const c of closers) c();
       warmPool.close();
-      await suspender!.close();
       reconciler.close();
       await chatOps?.idle();
       await reconciler.idle();
+      // After the reconciler's last turn: a suspension in flight has made its listener by then.
+      await suspender!.close();
       await state.close();
       await lock.release();
     },

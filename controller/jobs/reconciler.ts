@@ -358,8 +358,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // A clean shutdown: the next start needs no crash recovery.
         if (i.containerId) await deps.runtime.stop(i.containerId, { signal: deps.engines(i.engine).stopSignal, timeoutSec: 10 });
         await deps.runtime.removeAll(instanceSelector(deps.home, id));
-        await set(id, { containerId: null });
         await onStopped({ ...i, status: 'suspended', containerId: null });
+        // Recorded once the listener is up: a suspended instance without a container is one that wakes.
+        await set(id, { containerId: null });
         ilog.info({ port: i.port }, 'instance suspended (idle); a client connection wakes it');
         return true;
       } catch (e) {

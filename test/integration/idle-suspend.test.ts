@@ -52,8 +52,12 @@ describe('idle suspension on the real engines', () => {
   const env = { MYAAS_IDLE_SUSPEND: '3s' };
   const latencies: string[] = [];
   const get = async (id: string) => (await t.api('GET', `/api/v1/instances/${id}`)).body;
-  const untilStatus = (id: string, status: string, ms = 60_000) => until(`instance ${id} ${status}`, async () => ((await get(id)).status === status ? true : null), ms);
   const containerOf = async (id: string) => (await t.controller.runtime.list({ 'myaas.home': dataDir, 'myaas.instance': id })).filter((c) => c.running);
+  // Suspended is recorded first, then the server stops, then the controller listens, then the container
+  // id is cleared: wait for that last step.
+  const parked = async (id: string) => (await t.controller.store.getInstance(id))?.containerId === null && !(await containerOf(id)).length;
+  const untilStatus = (id: string, status: string, ms = 60_000) =>
+    until(`instance ${id} ${status}`, async () => ((await get(id)).status === status && (status !== 'suspended' || (await parked(id))) ? true : null), ms);
 
   beforeAll(async () => {
     await requireDocker();
