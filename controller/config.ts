@@ -90,6 +90,7 @@ const schema = z.object({
   MYAAS_MAX_INSTANCES: z.coerce.number().int().min(1).default(100),
   MYAAS_MAX_INSTANCES_PER_REPO: z.coerce.number().int().min(1).default(25),
   MYAAS_INSTANCE_TTL: z.string().default('0'),
+  MYAAS_IDLE_SUSPEND: z.string().default('0'),
   MYAAS_MEMORY_LIMIT: z.string().default('1g'),
   MYAAS_CPUS: z.coerce.number().positive().default(1),
   MYAAS_IMPORT_SCHEDULE: z.string().optional(),
@@ -187,6 +188,8 @@ function toConfig(e: z.infer<typeof schema>) {
     maxInstances: e.MYAAS_MAX_INSTANCES,
     maxInstancesPerRepo: e.MYAAS_MAX_INSTANCES_PER_REPO,
     instanceTtlSeconds: parseDuration(e.MYAAS_INSTANCE_TTL),
+    /** an instance without a client connection this long is suspended (its server stopped); 0: never */
+    idleSuspendSeconds: parseDuration(e.MYAAS_IDLE_SUSPEND),
     memoryBytes: bytes(e.MYAAS_MEMORY_LIMIT),
     cpus: e.MYAAS_CPUS,
     importSchedule: e.MYAAS_IMPORT_SCHEDULE ?? null,

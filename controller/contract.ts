@@ -1,8 +1,11 @@
 // The HTTP API's shapes (v1), shared with the Action and the CLI. A leaf: types only, no runtime
 // code, and nothing of the controller's core depends on it (http/present.ts maps to and from it).
 
-/** queued: waiting for capacity; retrying: an attempt failed and another is due (see error and attempts) */
-export type InstanceStatus = 'queued' | 'provisioning' | 'ready' | 'retrying' | 'failed' | 'destroying' | 'destroyed';
+/**
+ * queued: waiting for capacity; retrying: an attempt failed and another is due (see error and attempts);
+ * suspended: idle, its server stopped; the first client connection to its unchanged URL wakes it
+ */
+export type InstanceStatus = 'queued' | 'provisioning' | 'ready' | 'retrying' | 'suspended' | 'failed' | 'destroying' | 'destroyed';
 export type VersionStatus = 'importing' | 'ready' | 'failed' | 'retired';
 
 export interface ConnectionDto {

@@ -19,6 +19,7 @@ import { createDumpSource } from './host/dumps.js';
 import { createHostFiles, useOwnerOnlyUmask } from './host/files.js';
 import { createPromMetrics } from './host/metrics.js';
 import { createHostNet } from './host/net.js';
+import { createWakeListeners } from './host/wake-listeners.js';
 import { lockDataDir } from './host/lock.js';
 import { systemClock } from './lib/clock.js';
 import { createEmitter } from './lib/emitter.js';
@@ -31,6 +32,7 @@ import { createTemplateService } from './app/templates.js';
 import { createImporter } from './jobs/importer.js';
 import { createReaper } from './jobs/reaper.js';
 import { createReconciler } from './jobs/reconciler.js';
+import { createSuspender, pollEveryMs, type Suspender } from './jobs/suspender.js';
 import { startScheduler, type ScheduledTask } from './jobs/scheduler.js';
 import { createWarmPool } from './jobs/warm-pool.js';
 import { createHandoverBook } from './jobs/handovers.js';
@@ -107,12 +109,19 @@ export async function buildController(config: Config, log: Logger, opts: { comma
     timeoutMs: config.importTimeoutMs, schemaVariants: config.schemaVariants, limits: safety.importLimits, disk: safety.disk,
   });
   const handovers = createHandoverBook();
+  // Built after the reconciler (it suspends and resumes through it); the reconciler calls back before a start.
+  let suspender: Suspender | null = null;
   const reconciler = createReconciler({
+    beforeStart: (id) => suspender?.release(id) ?? Promise.resolve(),
     store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
     net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
     capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo },
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
     safety: safety.instance,
+  });
+  suspender = createSuspender({
+    store, reconciler, engines, listeners: createWakeListeners(), changes, clock, log,
+    idleMs: config.idleSuspendSeconds * 1000, publishIp: config.publishIp, probeHost: config.probeHost,
   });
   const warmPool = createWarmPool({
     store, reconciler, handovers, changes, engines, clock, size: config.warmPool, maxInstances: config.maxInstances, probeHost: config.probeHost, log,
@@ -143,6 +152,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   });
   const tasks: ScheduledTask[] = [
     { name: 'reconcile sweep', run: sweep, everyMs: config.reconcileIntervalMs },
+    ...(config.idleSuspendSeconds > 0 ? [{ name: 'idle suspend', run: () => suspender!.poll(), everyMs: pollEveryMs(config.idleSuspendSeconds * 1000) }] : []),
     { name: 'scheduled import', cron: config.importSchedule, run: async () => {
       for (const t of (await templates.list()).templates) await templates.startImport(t.name).catch((e) => log.error({ template: t.name, err: messageOf(e) }, 'scheduled import not started'));
     } },
@@ -209,6 +219,9 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       // answers (webhooks and callers must not wait for every instance to be provisioned again).
       const report = await reaper.run({ waitForInstances: false });
       log.info({ ...report, removed: report.removed.length }, 'start-up sweep done');
+      // Suspended instances listen on their ports again (they hold no container that could).
+      const parked = await suspender!.restore();
+      if (parked) log.info({ parked }, 'suspended instances listen for clients again');
       await warmPool.refill();
       scheduler = startScheduler(tasks, log);
     },
@@ -221,6 +234,8 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       reconciler.close();
       await chatOps?.idle();
       await reconciler.idle();
+      // After the reconciler's last turn: a suspension in flight has made its listener by then.
+      await suspender!.close();
       await state.close();
       await lock.release();
     },

@@ -24,7 +24,7 @@ import {
 
 export interface InstanceServiceDeps {
   store: Store;
-  reconciler: Pick<Reconciler, 'wake' | 'retryNow' | 'admit'>;
+  reconciler: Pick<Reconciler, 'wake' | 'retryNow' | 'admit' | 'resume'>;
   templates: Pick<TemplateService, 'engineFor'>;
   warmPool: Pick<WarmPool, 'claim' | 'refill'>;
   changes: InstanceChanges;
@@ -81,7 +81,8 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
   }
 
   function connection(i: InstanceRecord, database: string | null): Connection | null {
-    if (i.status !== 'ready' || !i.port || !database) return null;
+    // A suspended instance keeps its URL: connecting to it wakes it.
+    if ((i.status !== 'ready' && i.status !== 'suspended') || !i.port || !database) return null;
     const engine = deps.engines(i.engine);
     const c = { host: deps.publicHost, port: i.port, user: engine.adminUser, password: i.password, database };
     return { ...c, url: engine.url(c) };
@@ -142,6 +143,11 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         // Asking again is how an owner says "try now": a failed or retrying instance gets its next attempt at once.
         if (existing.status === 'failed' || existing.status === 'retrying') {
           await reconciler.retryNow(existing.id);
+          return { instance: await mustGet(existing.id), created: false };
+        }
+        // Its owner is about to use it: start it now rather than on the first connection.
+        if (existing.status === 'suspended') {
+          await reconciler.resume(existing.id);
           return { instance: await mustGet(existing.id), created: false };
         }
         return { instance: existing, created: false };

@@ -10,6 +10,7 @@ export type { Store, InstancePatch, VersionPatch, GitHubStore, InstancePageQuery
 export type { HostFiles } from '../host/files.js';
 export type { DumpSource } from '../host/dumps.js';
 export type { HostNet } from '../host/net.js';
+export type { WakeListeners, HeldConnection } from '../host/wake-listeners.js';
 export type { Clock } from '../lib/clock.js';
 export type { Emitter } from '../lib/emitter.js';
 export type { Logger } from '../domain/logger.js';
@@ -73,6 +74,17 @@ export interface Reconciler {
   retryNow(id: string): Promise<void>;
   /** Starts queued instances while the caps (MYAAS_MAX_INSTANCES, …_PER_REPO) leave room. */
   admit(): Promise<void>;
+  /**
+   * Suspends a ready instance (MYAAS_IDLE_SUSPEND): status suspended, its server stopped and its
+   * container removed, its clone, port and password kept; then `onStopped` runs (still in the
+   * instance's turn, so no start can bind its port before). False when it was no longer ready.
+   */
+  suspend(id: string, onStopped: (i: InstanceRecord) => Promise<void>): Promise<boolean>;
+  /**
+   * A suspended instance is started again on its clone, the road of any stopped server; resolves once
+   * its status says so (provisioning), not when it is ready.
+   */
+  resume(id: string): Promise<void>;
   /** Resolves once no instance is being converged. */
   idle(): Promise<void>;
   /** Stops the timers of pending retries. */

@@ -35,6 +35,8 @@ export function nextStep(i: InstanceRecord, facts: { handoverPending: boolean; n
       return 'nothing';
     case 'ready':
       return 'check';
+    case 'suspended': // its server is stopped on purpose: a client's connection (or a create) resumes it
+      return 'nothing';
     case 'retrying':
       if (i.retryAt && i.retryAt.getTime() > facts.now) return 'wait';
       return built(i) ? 'restart' : 'provision';
@@ -54,8 +56,18 @@ export function isSettled(i: InstanceRecord): boolean {
   return i.desired === 'present' && (i.status === 'ready' || i.status === 'failed') && !isBehind(i);
 }
 
-/** Statuses that hold a clone or a container: they count against the instance caps. */
-export const HOLDS_CAPACITY = ['provisioning', 'ready', 'retrying', 'destroying'] as const;
+/** Statuses that hold a clone or a container: they count against the instance caps (a suspended one holds its clone and port). */
+export const HOLDS_CAPACITY = ['provisioning', 'ready', 'retrying', 'suspended', 'destroying'] as const;
+
+/** A ready instance may be suspended: present, on its current generation, not a warm pool's unclaimed one. */
+export function maySuspend(i: InstanceRecord, poolPrefix: string): boolean {
+  return i.status === 'ready' && i.desired === 'present' && !isBehind(i) && i.port !== null && !i.owner.startsWith(poolPrefix);
+}
+
+/** Suspend an instance last seen busy at `lastBusy` (epoch ms) when it has been idle for `idleMs`. */
+export function isIdleFor(lastBusy: number, now: number, idleMs: number): boolean {
+  return idleMs > 0 && now - lastBusy >= idleMs;
+}
 
 /** Pause before attempt n+1 after n failures in a row: 5 s, 10 s, 20 s … at most 5 minutes. */
 export function retryDelayMs(attempts: number): number {

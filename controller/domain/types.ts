@@ -6,7 +6,8 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 export const STORAGE_NAMES = ['btrfs', 'zfs', 'reflink', 'copy'] as const;
 export type StorageName = (typeof STORAGE_NAMES)[number];
 
-export const INSTANCE_STATUSES = ['queued', 'provisioning', 'ready', 'retrying', 'failed', 'destroying', 'destroyed'] as const;
+// suspended: idle for MYAAS_IDLE_SUSPEND, its server stopped and its clone kept; a client's connection wakes it.
+export const INSTANCE_STATUSES = ['queued', 'provisioning', 'ready', 'retrying', 'suspended', 'failed', 'destroying', 'destroyed'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
 export const VERSION_STATUSES = ['importing', 'ready', 'failed', 'retired'] as const;

@@ -85,6 +85,11 @@ export interface Engine {
   adminSession(conn: EngineConn, deadline: number): Promise<AdminSession>;
   /** A real authenticated query with the instance's own credentials; throws when it fails. */
   probe(conn: EngineConn, deadline: number): Promise<void>;
+  /**
+   * How many client connections the server holds besides the asking one (its own background
+   * processes left out): zero means nobody uses the instance now (MYAAS_IDLE_SUSPEND).
+   */
+  clientConnections(conn: EngineConn): Promise<number>;
   url(conn: EngineConn): string;
 
   // Schema diff, masking and schema-only variants (issue 14). Statements are run in order inside

@@ -146,6 +146,14 @@ export function createMariadbEngine(clock: Clock): Engine {
           if ((rows as Array<{ ok: number }>)[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
+    // The server's own threads (InnoDB purge, the event scheduler …) show as 'system user' or Daemon.
+    clientConnections: (conn) =>
+      withClient({ ...conn, database: '' }, async (c) => {
+        const [rows] = await c.query(
+          "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND user NOT IN ('system user', 'event_scheduler') AND command NOT IN ('Daemon', 'Binlog Dump')",
+        );
+        return Number((rows as Array<{ n: number | string }>)[0]?.n ?? 0);
+      }),
     readSchema: readMariadbSchema,
     maskingStatements: (rules, db) => mariadbMaskingStatements(rules, db),
     emptyTablesStatements: (db) => [mariadbEmptyTablesStatement(db)],

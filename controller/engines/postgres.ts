@@ -136,6 +136,12 @@ export function createPostgresEngine(clock: Clock): Engine {
           if (rows[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
+    // Client backends only: autovacuum, the checkpointer, walwriter … are other backend types.
+    clientConnections: (conn) =>
+      withClient({ ...conn, database: conn.database || 'postgres' }, async (sql) => {
+        const rows = await sql`select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`;
+        return Number(rows[0]?.n ?? 0);
+      }),
     readSchema: readPostgresSchema,
     // psql runs the statements on a connection to the database the import made.
     maskingStatements: (rules) => postgresMaskingStatements(rules),

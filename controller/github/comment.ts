@@ -36,6 +36,7 @@ const STATUS: Record<InstanceStatus, string> = {
   retrying: '🔁 retrying',
   provisioning: '⏳ provisioning',
   ready: '✅ ready',
+  suspended: '💤 suspended: wakes when a client connects',
   failed: '❌ failed',
   destroying: '🗑️ destroying',
   destroyed: '🗑️ destroyed',
@@ -88,7 +89,7 @@ function expiry(v: InstanceView['instance'], input: RenderInput): string {
 function section(view: InstanceView, input: RenderInput): string {
   const v = view.instance;
   const c = view.connection;
-  const live = v.status === 'provisioning' || v.status === 'ready';
+  const live = v.status === 'provisioning' || v.status === 'ready' || v.status === 'suspended';
   let status = STATUS[v.status] ?? cell(v.status);
   if (v.status === 'failed') status += `: ${v.error ? code(v.error) : 'no reason given'}`;
   if (v.status === 'retrying') status += ` (attempt ${v.attempts + 1}${v.retryAt ? ` at ${when(v.retryAt)}` : ''})${v.error ? `: ${code(v.error)}` : ''}`;

@@ -25,9 +25,9 @@ import type {
 const when = (what: string) => z.iso.datetime().openapi({ description: what, example: '2026-05-04T09:30:00.000Z' });
 const nullableWhen = (what: string) => when(what).nullable();
 
-export const INSTANCE_STATUS_VALUES = ['queued', 'provisioning', 'ready', 'retrying', 'failed', 'destroying', 'destroyed'] as const;
+export const INSTANCE_STATUS_VALUES = ['queued', 'provisioning', 'ready', 'retrying', 'suspended', 'failed', 'destroying', 'destroyed'] as const;
 /** The statuses a list may filter by: lists hold live instances only. */
-export const LIVE_STATUS_VALUES = ['queued', 'provisioning', 'ready', 'retrying', 'failed', 'destroying'] as const;
+export const LIVE_STATUS_VALUES = ['queued', 'provisioning', 'ready', 'retrying', 'suspended', 'failed', 'destroying'] as const;
 
 export const ErrorSchema = z
   .strictObject({
@@ -58,7 +58,7 @@ const instanceFields = {
   }),
   template: z.string(),
   templateVersion: z.string().nullable().openapi({ description: 'the template version it was cloned from (null until cloned)' }),
-  status: z.enum(INSTANCE_STATUS_VALUES).openapi({ description: 'queued: waiting for capacity; retrying: an attempt failed and another is due' }),
+  status: z.enum(INSTANCE_STATUS_VALUES).openapi({ description: 'queued: waiting for capacity; retrying: an attempt failed and another is due; suspended: idle, its server stopped, woken by the first client connection' }),
   expiresAt: nullableWhen('null when the instance does not expire'),
   createdAt: when('when it was asked for'),
   readyAt: nullableWhen('when it last became ready'),

@@ -65,7 +65,7 @@ const Cards: FC<{ s: StatusSnapshot }> = ({ s }) => {
       <div class="card">
         <div class="label">Instances</div>
         <div class="big">{s.instances.length}</div>
-        <div class="muted">{count('ready')} ready · {count('provisioning')} provisioning · {count('failed')} failed</div>
+        <div class="muted">{count('ready')} ready · {count('suspended')} suspended · {count('provisioning')} provisioning · {count('failed')} failed</div>
       </div>
       <div class="card">
         <div class="label">Templates</div>

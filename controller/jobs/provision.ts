@@ -25,6 +25,11 @@ export interface ProvisionDeps {
   probeHost: string;
   readyTimeoutMs: number;
   safety: InstanceSafety;
+  /**
+   * Runs just before the instance's container is started (and binds its port): a suspended instance's
+   * wake listener lets go of the port here (jobs/suspender.ts).
+   */
+  beforeStart?: (id: string) => Promise<void>;
 }
 
 /** How an instance's container and clone are held in (see docs/security-host.md). */
@@ -152,6 +157,7 @@ export async function provision(
       shmBytes: 128 * 1024 * 1024,
       confine: confinement(engine, deps.memoryBytes, deps.safety.pidsLimit),
     };
+    await deps.beforeStart?.(inst.id);
     const started = await step(log, clock, 'starting container', 'container started', () =>
       deps.runtime.start(spec).catch(async (e) => {
         // A container of this name outlived its clone (crash between the two removals): remove, retry once.

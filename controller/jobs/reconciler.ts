@@ -4,7 +4,7 @@
 // Failures are retried with growing pauses; the engine's events (a server that died, an
 // out-of-memory kill) wake the instance at once instead of at the next sweep.
 import { AppError, messageOf, UniqueViolation } from '../domain/errors.js';
-import { LABEL } from '../domain/labels.js';
+import { instanceSelector, LABEL } from '../domain/labels.js';
 import { afterFailure, HOLDS_CAPACITY, isBehind, nextStep, STABLE_AFTER_MS, wantsNewVersion, type Failure } from '../domain/lifecycle.js';
 import { baseTemplate } from '../domain/names.js';
 import { parseOwner, repoOf } from '../domain/owner.js';
@@ -346,9 +346,49 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   }
 
+  // Idle suspension (jobs/suspender.ts decides when): in the instance's turn, like every other step.
+  function suspend(id: string, onStopped: (i: InstanceRecord) => Promise<void>): Promise<boolean> {
+    return queue.run(id, async () => {
+      const i = await store.getInstance(id);
+      if (!i || i.status !== 'ready' || i.desired !== 'present' || isBehind(i)) return false;
+      const ilog = log.child({ instance: id, name: i.name, template: i.template });
+      // Suspended first: the server's exit (a Docker event) then wakes nothing.
+      await set(id, { status: 'suspended' });
+      try {
+        // A clean shutdown: the next start needs no crash recovery.
+        if (i.containerId) await deps.runtime.stop(i.containerId, { signal: deps.engines(i.engine).stopSignal, timeoutSec: 10 });
+        await deps.runtime.removeAll(instanceSelector(deps.home, id));
+        await onStopped({ ...i, status: 'suspended', containerId: null });
+        // Recorded once the listener is up: a suspended instance without a container is one that wakes.
+        await set(id, { containerId: null });
+        ilog.info({ port: i.port }, 'instance suspended (idle); a client connection wakes it');
+        return true;
+      } catch (e) {
+        // Whatever stopped half-way, the restart road puts it right: nobody is left facing a dead port.
+        ilog.warn({ err: messageOf(e) }, 'could not suspend the instance; starting it again');
+        await set(id, { status: 'provisioning', containerId: null });
+        setImmediate(() => void wake(id));
+        return false;
+      }
+    });
+  }
+
+  async function resume(id: string): Promise<void> {
+    const flipped = await queue.run(id, async () => {
+      const i = await store.getInstance(id);
+      if (!i || i.status !== 'suspended' || i.desired !== 'present') return false;
+      // Provisioning on a built clone: nextStep says restart, the road of any stopped server.
+      await set(id, { status: 'provisioning' });
+      return true;
+    });
+    if (flipped) void wake(id);
+  }
+
   return {
     wake,
     wakeAll,
+    suspend,
+    resume,
     observe(e: RuntimeEvent) {
       if (e.kind === 'resynced') return void wakeAll();
       const id = e.labels[LABEL.instance];

@@ -12,10 +12,12 @@ import { createImporter } from '../../../controller/jobs/importer.js';
 import { createReaper, type Reaper } from '../../../controller/jobs/reaper.js';
 import { createReconciler } from '../../../controller/jobs/reconciler.js';
 import { createWarmPool } from '../../../controller/jobs/warm-pool.js';
+import { createSuspender, type Suspender } from '../../../controller/jobs/suspender.js';
 import { createMemoryLogger } from '../webhook-fixtures.js';
 import { createFakeClock, type FakeClock } from './clock.js';
 import { createMemoryStore, type MemoryStore } from './store.js';
 import { createWorld, type World } from './world.js';
+import { createFakeWakeListeners, type FakeWakeListeners } from './wake.js';
 
 export const DATA = '/data';
 
@@ -30,6 +32,9 @@ export interface Core {
   importer: ReturnType<typeof createImporter>;
   warmPool: WarmPool;
   reaper: Reaper;
+  /** idle suspension (opts.idleSuspendMs; 0 by default: polls do nothing) and its fake listeners */
+  suspender: Suspender;
+  listeners: FakeWakeListeners;
   timings: ProvisionTimings[];
   /** every report made to Telemetry, in order */
   reports: Array<{ kind: keyof Telemetry; report: unknown }>;
@@ -43,7 +48,7 @@ export interface Core {
 
 let seq = 0;
 
-export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean; diskLimitBytes?: number; pinnedVersions?: string[] } = {}): Core {
+export function buildCore(opts: { warmPool?: number; portRange?: { from: number; to: number }; concurrency?: number; retryAttempts?: number; maxInstances?: number; maxPerRepo?: number; idleTtl?: number; schemaVariants?: boolean; diskLimitBytes?: number; pinnedVersions?: string[]; idleSuspendMs?: number } = {}): Core {
   const world = createWorld();
   const store = createMemoryStore();
   const clock = createFakeClock();
@@ -73,12 +78,17 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
     schemaVariants: opts.schemaVariants ?? false, limits: { memoryBytes: 2 << 30, cpus: 2, pidsLimit: 512 }, disk,
   });
   const handovers = createHandoverBook();
+  let suspender: Suspender | null = null;
   const reconciler = createReconciler({
-    ...common, importer, changes, handovers, net: world.net,
+    ...common, importer, beforeStart: (id) => suspender?.release(id) ?? Promise.resolve(), changes, handovers, net: world.net,
     portRange: opts.portRange ?? null, memoryBytes: 1 << 30, cpus: 1, publishIp: '127.0.0.1', network: 'bridge',
     probeHost: '127.0.0.1', readyTimeoutMs: 60_000, concurrency: opts.concurrency, retryAttempts: opts.retryAttempts ?? 3,
     capacity: { max: opts.maxInstances ?? 100, perRepo: opts.maxPerRepo ?? 25 },
     safety: { dockerNetwork: 'myaas', pidsLimit: 512, diskLimitBytes: opts.diskLimitBytes ?? 0, tlsDir: () => `${DATA}/tls/999-999` },
+  });
+  const listeners = createFakeWakeListeners(world);
+  suspender = createSuspender({
+    store, reconciler, engines, listeners, changes, clock, log, idleMs: opts.idleSuspendMs ?? 0, publishIp: '127.0.0.1', probeHost: '127.0.0.1',
   });
   const warmPool = createWarmPool({ store, reconciler, handovers, changes, engines, clock, size: opts.warmPool ?? 0, maxInstances: opts.maxInstances ?? 100, probeHost: '127.0.0.1', log });
   importer.onFinished((template) => {
@@ -95,7 +105,7 @@ export function buildCore(opts: { warmPool?: number; portRange?: { from: number;
   world.runtime.watch({ 'myaas.home': DATA }, (e) => reconciler.observe(e));
 
   return {
-    world, store, clock, log, reconciler, instances, templates, importer, warmPool, reaper, timings, reports, changes: announced,
+    world, store, clock, log, reconciler, instances, templates, importer, warmPool, reaper, suspender, listeners, timings, reports, changes: announced,
     async addVersion(template, over = {}) {
       const v: TemplateVersion = {
         id: `v${++seq}`, template, engine: 'postgres', status: 'ready', image: 'pg:15', database: template,

@@ -36,6 +36,8 @@ export interface Container {
   /** the volume it serves (its first bind) */
   volume: string | null;
   oomKilled?: boolean;
+  /** client connections its server holds now (Engine.clientConnections) */
+  clients?: number;
 }
 
 /** A gate: calls wait at it until the test opens it. */
@@ -80,6 +82,8 @@ export interface World {
   net: HostNet;
   /** the server listening on a port, if any */
   serverAt(port: number): Container | undefined;
+  /** host ports something other than a container listens on (a wake listener): start() cannot bind them */
+  portsHeld: Set<number>;
   /** the container's process ends (a crash, or an out-of-memory kill), announced as the engine would */
   kill(containerId: string, opts?: { oom?: boolean; exitCode?: number }): void;
   /** announces an event to the runtime's watchers */
@@ -98,6 +102,7 @@ export function createWorld(): World {
     deadServers: new Set(),
   };
   let nextPort = 40000;
+  const portsHeld = new Set<number>();
   const watchers = new Set<(e: RuntimeEvent) => void>();
   const written = new Map<string, string>();
   const dirs = new Set<string>();
@@ -177,6 +182,9 @@ export function createWorld(): World {
       if (failure) throw failure;
       if ([...containers.values()].some((c) => c.spec.name === spec.name)) {
         throw new AppError('conflict', `a container named ${spec.name} already exists`);
+      }
+      if (spec.publish?.hostPort && portsHeld.has(spec.publish.hostPort)) {
+        throw new AppError('conflict', `Bind for 127.0.0.1:${spec.publish.hostPort} failed: port is already allocated`);
       }
       const id = `c${++nextId}`;
       const volume = spec.binds[0]?.host ?? null;
@@ -306,6 +314,11 @@ export function createWorld(): World {
         serve(conn);
       },
       url: (c) => `${name}://${c.user}:${c.password}@${c.host}:${c.port}/${c.database}`,
+      async clientConnections(conn) {
+        await tick();
+        serve(conn);
+        return serverAt(conn.port)?.clients ?? 0;
+      },
       async readSchema(conn) {
         return { engine: name, database: conn.database, tables: [], views: [], routines: [], triggers: [] };
       },
@@ -386,5 +399,5 @@ export function createWorld(): World {
     emit({ kind: 'died', containerId: id, labels: { ...c.spec.labels } });
   };
 
-  return { volumes, containers, events, faults, storage, pool, runtime, engine, files, dumps, net, serverAt, kill, emit };
+  return { volumes, containers, events, faults, storage, pool, runtime, engine, files, dumps, net, serverAt, portsHeld, kill, emit };
 }

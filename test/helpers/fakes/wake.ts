@@ -1,0 +1,50 @@
+// Wake listeners over the in-memory world: a listened port is held (a container cannot bind it, as on
+// a real host), and the test plays a client with connect(port).
+import type { HeldConnection, WakeListeners } from '../../../controller/app/ports.js';
+import type { World } from './world.js';
+
+export interface FakeHeld extends HeldConnection {
+  /** where it was piped to, once forwarded */
+  forwardedTo: { host: string; port: number } | null;
+  dropped: boolean;
+}
+
+export interface FakeWakeListeners extends WakeListeners {
+  /** a client connects to `port`: held by the listener there; null (refused) when nothing listens */
+  connect(port: number): FakeHeld | null;
+}
+
+export function createFakeWakeListeners(world: World): FakeWakeListeners {
+  const handlers = new Map<number, (c: HeldConnection) => void>();
+  return {
+    async listen(_address, port, onConnection) {
+      await Promise.resolve();
+      if (handlers.has(port) || world.serverAt(port)) throw Object.assign(new Error(`listen EADDRINUSE: address already in use :${port}`), { code: 'EADDRINUSE' });
+      handlers.set(port, onConnection);
+      world.portsHeld.add(port);
+      world.events.push(`listen ${port}`);
+    },
+    async close(port) {
+      await Promise.resolve();
+      if (handlers.delete(port)) world.events.push(`unlisten ${port}`);
+      world.portsHeld.delete(port);
+    },
+    ports: () => [...handlers.keys()],
+    connect(port) {
+      const h = handlers.get(port);
+      if (!h) return null;
+      const c: FakeHeld = {
+        forwardedTo: null,
+        dropped: false,
+        forward(host, p) {
+          c.forwardedTo = { host, port: p };
+        },
+        drop() {
+          c.dropped = true;
+        },
+      };
+      h(c);
+      return c;
+    },
+  };
+}
