@@ -109,6 +109,7 @@ const schema = z.object({
   MYAAS_TOKEN: z.string().optional(),
   MYAAS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.string().optional(),
+  MYAAS_LEADER_LOCK: z.enum(['true', 'false']).optional(),
   DOCKER_HOST: z.string().optional(),
   MYAAS_GITHUB_WEBHOOK_SECRET: z.string().optional(),
   MYAAS_GITHUB_TOKEN: z.string().optional(),
@@ -166,6 +167,9 @@ function toConfig(e: z.infer<typeof schema>) {
   if (e.MYAAS_PORT_RANGE && (!range || Number(range[1]) > Number(range[2]))) {
     throw new Error(`MYAAS_PORT_RANGE must be like 20000-20999, got ${e.MYAAS_PORT_RANGE}`);
   }
+  if (e.MYAAS_LEADER_LOCK === 'true' && !e.DATABASE_URL) {
+    throw new Error('MYAAS_LEADER_LOCK=true needs DATABASE_URL (a PostgreSQL state DB that the controllers share); without it one controller runs per data dir');
+  }
   const publicUrl = (e.MYAAS_PUBLIC_URL ?? `http://${e.MYAAS_PUBLIC_HOST}:${e.MYAAS_PORT}`).replace(/\/+$/, '');
   return {
     port: e.MYAAS_PORT,
@@ -210,6 +214,8 @@ function toConfig(e: z.infer<typeof schema>) {
     /** for CLI commands that talk to a running controller */
     cli: { url: e.MYAAS_URL, token: e.MYAAS_TOKEN ?? null },
     databaseUrl: e.DATABASE_URL ?? null,
+    /** controllers sharing DATABASE_URL elect one active one with an advisory lock; the others stand by */
+    leaderLock: !!e.DATABASE_URL && e.MYAAS_LEADER_LOCK !== 'false',
     dockerHost: e.DOCKER_HOST ?? null,
     github: {
       webhookSecret: e.MYAAS_GITHUB_WEBHOOK_SECRET ?? null,

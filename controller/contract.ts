@@ -122,6 +122,21 @@ export interface HealthDto {
   version: string;
   /** the storage pool: new instances and imports are refused (507) while freeBytes < reserveBytes */
   disk?: PoolDto;
+  /**
+   * With a leader lock (DATABASE_URL): `active` serves the API; `standby` waits for the lock and answers
+   * the API with 503; `starting` has just taken it. Absent without a leader lock (one controller).
+   */
+  role?: 'active' | 'standby' | 'starting';
+  /** on a standby: the controller that holds the leader lock, null while none does */
+  active?: ActiveControllerDto | null;
+}
+
+/** The controller that holds the leader lock, as it recorded itself. */
+export interface ActiveControllerDto {
+  url: string;
+  host: string;
+  pid: number;
+  since: string;
 }
 
 export interface PoolDto {

@@ -2,6 +2,7 @@
 // services → GitHub → HTTP. The only place that builds real clients; everything else gets them.
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
@@ -12,15 +13,17 @@ import { createPaths } from './domain/layout.js';
 import type { Logger } from './domain/logger.js';
 import type { EngineName } from './domain/types.js';
 import { openStateDb } from './db/client.js';
+import { openLeaderLock } from './db/leader-lock.js';
+import type { LeaderRole } from './domain/leader.js';
 import { createStore } from './db/queries.js';
 import { createEngine, type Engine } from './engines/index.js';
 import { createCommandRunner } from './host/command.js';
 import { createDumpSource } from './host/dumps.js';
 import { createHostFiles, useOwnerOnlyUmask } from './host/files.js';
-import { createPromMetrics } from './host/metrics.js';
+import { createPromMetrics, createStandbyMetrics } from './host/metrics.js';
 import { createHostNet } from './host/net.js';
 import { createWakeListeners } from './host/wake-listeners.js';
-import { lockDataDir } from './host/lock.js';
+import { lockDataDir, lockDataDirWhenFree } from './host/lock.js';
 import { systemClock } from './lib/clock.js';
 import { createEmitter } from './lib/emitter.js';
 import { createRuntime } from './runtime/index.js';
@@ -35,6 +38,7 @@ import { createReconciler } from './jobs/reconciler.js';
 import { createSuspender, pollEveryMs, type Suspender } from './jobs/suspender.js';
 import { startScheduler, type ScheduledTask } from './jobs/scheduler.js';
 import { createWarmPool } from './jobs/warm-pool.js';
+import { startLeaderElection } from './jobs/leader.js';
 import { createHandoverBook } from './jobs/handovers.js';
 import { createGitHubClient, githubAuthConfigured } from './github/client.js';
 import { createCommentUpdater } from './github/comment.js';
@@ -47,6 +51,7 @@ import { createPullRequestSweep } from './github/pull-sync.js';
 import { createApp } from './http/app.js';
 import { adminTokenCheck, createAuth } from './http/auth.js';
 import { createStatusPage } from './http/status-page.js';
+import { createStandbyApp } from './http/standby.js';
 import { createWebhookRoutes } from './http/webhooks.js';
 import { prepareHostSafety } from './safety.js';
 
@@ -67,13 +72,23 @@ export interface Controller {
   close(): Promise<void>;
 }
 
-export async function buildController(config: Config, log: Logger, opts: { command?: string } = {}): Promise<Controller> {
+export interface BuildOptions {
+  command?: string;
+  /** with the leader lock: this controller's role (health, myaas_leader); it waits for the data dir's previous holder to go */
+  leader?: () => LeaderRole;
+}
+
+export async function buildController(config: Config, log: Logger, opts: BuildOptions = {}): Promise<Controller> {
   const clock = systemClock();
   const runner = createCommandRunner();
   const storage = await resolveStorage(config.storage, config.dataDir, runner);
   // Before anything opens the state DB or touches the pool: two processes on one data dir would
   // each take the other's work for leftovers of a crash.
-  const lock = await lockDataDir(config.dataDir, opts.command ?? 'serve');
+  const lock = opts.leader
+    ? await lockDataDirWhenFree(config.dataDir, opts.command ?? 'serve', {
+      onWait: (holder) => log.warn({ holder }, 'waiting for the data dir: its holder stops once it has lost the leader lock'),
+    })
+    : await lockDataDir(config.dataDir, opts.command ?? 'serve');
   const runtime = createRuntime('docker', { dockerHost: config.dockerHost });
   const files = createHostFiles(runner);
   const dumps = createDumpSource(config.dumpsDir);
@@ -100,7 +115,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
   // the status service (built below, once the services exist) at each scrape.
   const metrics = createPromMetrics({
     registry: new Registry(), warmPoolTarget: config.warmPool, poolPath: config.dataDir, readings: () => status.readings(),
-    diskLimits: () => safety.disk.status(),
+    diskLimits: () => safety.disk.status(), leader: opts.leader,
   });
   const telemetry: Telemetry = metrics;
 
@@ -201,7 +216,7 @@ export async function buildController(config: Config, log: Logger, opts: { comma
       const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);
       // Unauthenticated: the pool's numbers, not where it is.
       const disk = await safety.disk.status().then(({ path: _path, ...numbers }) => numbers, () => undefined);
-      return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0', disk };
+      return { ok: docker === 'ok', storage: storage.name, docker, version: '0.1.0', disk, ...(opts.leader ? { role: opts.leader() } : {}) };
     },
     log,
   });
@@ -249,7 +264,7 @@ function localUrl(config: Config): string {
 }
 
 /** Serves `app` over HTTPS when MYAAS_TLS_CERT and MYAAS_TLS_KEY are set, plain HTTP otherwise. */
-export function listen(app: Hono, config: Config, port = config.port): ServerType {
+export function listen(app: Pick<Hono, 'fetch'>, config: Config, port = config.port): ServerType {
   const base = { fetch: app.fetch, port, hostname: config.listenHost };
   const tls = config.safety.tls;
   if (!tls) return serve(base);
@@ -263,8 +278,9 @@ export function listen(app: Hono, config: Config, port = config.port): ServerTyp
 }
 
 /** `myaas serve`: builds the controller and listens until SIGINT/SIGTERM. */
-export async function serveController(config: Config, log: Logger): Promise<{ server: ServerType; controller: Controller }> {
+export async function serveController(config: Config, log: Logger): Promise<{ server: ServerType }> {
   useOwnerOnlyUmask(); // the state DB and everything else this process writes: owner-only (issue 9)
+  if (config.leaderLock && config.databaseUrl) return { server: await serveWithLeaderLock(config, config.databaseUrl, log) };
   const controller = await buildController(config, log);
   await controller.start();
   const server = listen(controller.app, config);
@@ -279,5 +295,81 @@ export async function serveController(config: Config, log: Logger): Promise<{ se
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  return { server, controller };
+  return { server };
+}
+
+// The leader lock (docs/many-hosts.md): a standby asks every second; the active one checks every 2 s,
+// a check unanswered for 2 s fails. A controller that wins waits 2 checks before it acts, so that
+// an active one that lost its lock without noticing at once has stopped by then.
+const LEADER_POLL_MS = 1000;
+const LEADER_CHECK_MS = 2000;
+
+/**
+ * `myaas serve` with DATABASE_URL: the controllers that share the state DB elect one active one with
+ * a PostgreSQL advisory lock. Until it wins, this one is a standby: it serves its health (role
+ * standby, who is active) and answers the API with 503, and touches neither the data dir nor the
+ * state. Once it wins it builds and starts the controller as a lone one would. If it loses the lock,
+ * it exits at once: a supervisor starts it again, as a standby.
+ */
+async function serveWithLeaderLock(config: Config, databaseUrl: string, log: Logger): Promise<ServerType> {
+  const lock = await openLeaderLock({ databaseUrl, me: { url: config.publicUrl, host: hostname(), pid: process.pid } });
+  const election = startLeaderElection({
+    lock, pollMs: LEADER_POLL_MS, checkMs: LEADER_CHECK_MS, log,
+    onLost: (reason) => {
+      // Never two actives: stop acting now. Work in flight is left as a crash leaves it, which the
+      // next active controller's reconciler converges.
+      log.error({ reason }, 'lost the leader lock: exiting at once so that another controller takes over; restart this one (a supervisor does) and it stands by');
+      process.exit(1);
+    },
+  });
+  const role = (): LeaderRole => {
+    const r = election.role();
+    return r === 'active' || r === 'starting' ? r : 'standby';
+  };
+  const runtime = createRuntime('docker', { dockerHost: config.dockerHost });
+  const standby = createStandbyApp({
+    role: () => (role() === 'starting' ? 'starting' : 'standby'),
+    active: () => lock.active(),
+    health: async () => {
+      const docker = await runtime.ping().then(() => 'ok' as const, () => 'unreachable' as const);
+      return { ok: docker === 'ok', storage: config.storage, docker, version: '0.1.0' };
+    },
+    metrics: createStandbyMetrics({ registry: new Registry(), role }).expose,
+    metricsTokens: [...config.apiTokens, ...config.metricsTokens],
+    retryAfterSeconds: 2,
+    log,
+  });
+  let current: Pick<Hono, 'fetch'> = standby;
+  const server = listen({ fetch: (req, ...rest) => current.fetch(req, ...rest) }, config);
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  let controller: Controller | null = null;
+  const stop = async (signal: string) => {
+    log.info({ signal, role: role() }, 'shutting down');
+    election.stop();
+    server.close();
+    await controller?.close().catch(() => {});
+    await lock.close().catch(() => {}); // after the controller has stopped: then another may act
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  const holder = await lock.active().catch(() => null);
+  log.info({ port: config.port, active: holder }, 'myaas controller listening as a standby: waiting for the leader lock');
+  try {
+    await election.won();
+  } catch {
+    return server; // stopped before winning
+  }
+  log.info({ url: config.publicUrl }, 'took the leader lock: starting');
+  const [built] = await Promise.all([
+    buildController(config, log, { leader: role }),
+    new Promise((r) => setTimeout(r, 2 * LEADER_CHECK_MS)),
+  ]);
+  controller = built;
+  await built.start();
+  election.serving();
+  current = built.app;
+  await built.announce(localUrl(config));
+  log.info({ port: config.port, storage: built.storage.name, dataDir: config.dataDir }, 'myaas controller active: serving the API');
+  return server;
 }

@@ -9,6 +9,7 @@ export type { Runtime, ContainerSpec, ContainerInfo, RuntimeEvent } from '../run
 export type { Store, InstancePatch, VersionPatch, GitHubStore, InstancePageQuery } from '../db/store.js';
 export type { HostFiles } from '../host/files.js';
 export type { DumpSource } from '../host/dumps.js';
+export type { LeaderLock } from '../db/leader-lock.js';
 export type { HostNet } from '../host/net.js';
 export type { WakeListeners, HeldConnection } from '../host/wake-listeners.js';
 export type { Clock } from '../lib/clock.js';

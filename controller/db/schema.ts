@@ -113,4 +113,18 @@ export const repositories = pgTable('repositories', {
   lastSeen: ts('last_seen').notNull().defaultNow(),
 });
 
-export const schema = { templateVersions, instances, webhookDeliveries, pullRequests, repositories };
+/**
+ * The controller that holds the leader lock (DATABASE_URL only; db/leader-lock.ts): one row, id 1,
+ * written by each controller when it wins the lock, so that standbys can say where the active one is.
+ */
+export const controllerLeader = pgTable('controller_leader', {
+  id: integer('id').primaryKey(),
+  url: text('url').notNull(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  /** the server process of the lock's session (pg_backend_pid()): the row is current while it holds the lock */
+  backendPid: integer('backend_pid').notNull(),
+  since: ts('since').notNull().defaultNow(),
+});
+
+export const schema = { templateVersions, instances, webhookDeliveries, pullRequests, repositories, controllerLeader };

@@ -133,3 +133,27 @@ export async function lockDataDir(dataDir: string, command: string): Promise<Dat
     },
   };
 }
+
+/**
+ * Takes the data dir's lock once its holder lets go: a controller that just won the leader lock
+ * (docs/many-hosts.md) waits here for the active one it replaces, which stops acting once it has
+ * lost the leader lock and whose lock file is then taken over (its process is gone).
+ */
+export async function lockDataDirWhenFree(
+  dataDir: string,
+  command: string,
+  opts: { everyMs?: number; onWait?: (holder: string) => void } = {},
+): Promise<DataDirLock> {
+  let told = false;
+  for (;;) {
+    try {
+      return await lockDataDir(dataDir, command);
+    } catch (e) {
+      if (!(e instanceof AppError && e.code === 'conflict')) throw e;
+      const holder = await readLockHolder(dataDir);
+      if (!told && holder) opts.onWait?.(describeHolder(holder));
+      told = true;
+      await new Promise((r) => setTimeout(r, opts.everyMs ?? 250));
+    }
+  }
+}

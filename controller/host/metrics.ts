@@ -11,6 +11,7 @@ import type {
   WebhookReport,
 } from '../domain/telemetry.js';
 import type { ProvisionTimings } from '../domain/types.js';
+import type { LeaderRole } from '../domain/leader.js';
 
 export interface PromMetricsOptions {
   registry: Registry;
@@ -24,6 +25,8 @@ export interface PromMetricsOptions {
   processMetrics?: boolean;
   /** the pool's reserve and the per-instance disk limit (MYAAS_DISK_RESERVE, MYAAS_DISK_LIMIT), read per scrape */
   diskLimits?: () => Promise<{ reserveBytes: number; limitBytes: number }>;
+  /** with a leader lock (DATABASE_URL): this controller's role, as the gauge myaas_leader */
+  leader?: () => LeaderRole;
 }
 
 export interface PromMetrics {
@@ -119,6 +122,7 @@ export function createPromMetrics(opts: PromMetricsOptions): PromMetrics {
   byTemplateAndStatus('myaas_instances', 'Live instances by template and status (without the warm pool).', (r) => r.instances);
   byTemplateAndStatus('myaas_warm_pool_instances', 'Unclaimed warm-pool instances by template and status.', (r) => r.warmPool);
   byTemplateAndStatus('myaas_template_versions', 'Template versions by template and status.', (r) => r.versions);
+  if (opts.leader) leaderGauge(registers, opts.leader);
   new Gauge({
     name: 'myaas_warm_pool_target',
     help: 'Warm instances the controller keeps per template (MYAAS_WARM_POOL).',
@@ -188,4 +192,25 @@ export function createPromMetrics(opts: PromMetricsOptions): PromMetrics {
       return { contentType: opts.registry.contentType, body: await opts.registry.metrics() };
     },
   };
+}
+
+/** myaas_leader: 1 while this controller is the active one, 0 while it is a standby (or starting). */
+function leaderGauge(registers: Registry[], role: () => LeaderRole): void {
+  new Gauge({
+    name: 'myaas_leader',
+    help: 'Whether this controller holds the leader lock and serves (1) or is a standby (0); the sum over the replicas is 1.',
+    registers,
+    collect() {
+      this.set(role() === 'active' ? 1 : 0);
+    },
+  });
+}
+
+/** A standby's metrics: the leader gauge and the process' own. */
+export function createStandbyMetrics(opts: { registry: Registry; role: () => LeaderRole; processMetrics?: boolean }): {
+  expose(): Promise<{ contentType: string; body: string }>;
+} {
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: opts.registry });
+  leaderGauge([opts.registry], opts.role);
+  return { expose: async () => ({ contentType: opts.registry.contentType, body: await opts.registry.metrics() }) };
 }

@@ -8,6 +8,7 @@ import type {
   CreateInstanceResponse,
   ErrorDto,
   HealthDto,
+  ActiveControllerDto,
   ImportResponse,
   InstanceDto,
   ListInstancesQuery,
@@ -148,6 +149,15 @@ export const PoolSchema = z
   })
   .openapi('Pool');
 
+export const ActiveControllerSchema = z
+  .strictObject({
+    url: z.string().openapi({ description: 'where the active controller serves the API', example: 'http://db1.example.com:5001' }),
+    host: z.string(),
+    pid: z.number().int(),
+    since: z.string().openapi({ description: 'when it took the leader lock (ISO 8601)' }),
+  })
+  .openapi('ActiveController');
+
 export const HealthSchema = z
   .strictObject({
     ok: z.boolean(),
@@ -155,6 +165,10 @@ export const HealthSchema = z
     docker: z.enum(['ok', 'unreachable']),
     version: z.string(),
     disk: PoolSchema.optional().openapi({ description: 'the storage pool: new instances and imports are refused (507) while freeBytes < reserveBytes' }),
+    role: z.enum(['active', 'standby', 'starting']).optional().openapi({
+      description: 'with a leader lock (DATABASE_URL): active serves the API; standby waits for the lock and answers the API with 503; starting has just taken it',
+    }),
+    active: ActiveControllerSchema.nullable().optional().openapi({ description: 'on a standby: the controller that holds the leader lock, null while none does' }),
   })
   .openapi('Health');
 
@@ -197,11 +211,12 @@ export const CONTRACT_AGREES: {
   import: Same<z.infer<typeof ImportSchema>, ImportResponse>;
   unpin: Same<z.infer<typeof UnpinSchema>, UnpinResponse>;
   health: Same<z.infer<typeof HealthSchema>, HealthDto>;
+  activeController: Same<z.infer<typeof ActiveControllerSchema>, ActiveControllerDto>;
   error: Same<z.infer<typeof ErrorSchema>, ErrorDto>;
   webhookAck: Same<z.infer<typeof WebhookAckSchema>, WebhookAck>;
   listQuery: Same<z.output<typeof ListInstancesQuerySchema>, ListInstancesQuery>;
   schemaDiff: Same<z.infer<typeof SchemaDiffSchema>, SchemaDiffResponse>;
 } = {
   connection: true, instance: true, created: true, ownerSpec: true, createRequest: true, version: true, template: true,
-  import: true, unpin: true, health: true, error: true, webhookAck: true, listQuery: true, schemaDiff: true,
+  import: true, unpin: true, health: true, activeController: true, error: true, webhookAck: true, listQuery: true, schemaDiff: true,
 };

@@ -22,6 +22,12 @@ describe('config', () => {
     expect([c.maxInstances, c.maxInstancesPerRepo]).toEqual([100, 25]);
     expect(c.github.apiUrl).toBe('https://api.github.com');
   });
+  it('turns the leader lock on with DATABASE_URL, off with MYAAS_LEADER_LOCK=false, and refuses it without a shared state DB', () => {
+    expect(loadConfig({}).leaderLock).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/myaas' }).leaderLock).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/myaas', MYAAS_LEADER_LOCK: 'false' }).leaderLock).toBe(false);
+    expect(() => loadConfig({ MYAAS_LEADER_LOCK: 'true' })).toThrow(/MYAAS_LEADER_LOCK=true needs DATABASE_URL/);
+  });
   it('reads the environment over the config file keys and parses sizes, durations, ranges and repos', () => {
     const c = loadConfig({
       MYAAS_MEMORY_LIMIT: '512m', MYAAS_INSTANCE_TTL: '2h', MYAAS_PORT_RANGE: '20000-20009',
