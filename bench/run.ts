@@ -8,6 +8,10 @@ import { createEngine } from '../controller/engines/index.js';
 import { systemClock } from '../controller/lib/clock.js';
 import { mariadbAlternatives, postgresAlternatives, type AltContext, type TemplateInfo } from './lib/alternatives.js';
 import { renderChart } from './lib/chart.js';
+import { renderConcurrencyChart, renderDensityChart, renderFloorChart, renderWakeChart } from './lib/chart-series.js';
+import { measureFloorIo } from './lib/floor-io.js';
+import { measureConcurrencySeries, measureDensity } from './lib/scale.js';
+import { measureWake } from './lib/wake.js';
 import { ensureDataset, type Dataset } from './lib/datasets.js';
 import { alive, benchRuntime, removeBenchContainers } from './lib/docker.js';
 import { measureFloor } from './lib/floor.js';
@@ -27,13 +31,24 @@ async function fsMagic(dir: string): Promise<number | null> {
   return statfs(dir).then((s) => s.type, () => null);
 }
 
+/** What a controller variant is started for: the original series, the scale series (floor under I/O, concurrency, density) or wake. */
+type Job = 'clone' | 'scale' | 'wake';
+
 interface Group {
   driver: Driver;
   pool: string;
   sizes: SizeSpec[];
-  /** controllers run one after another on the same data dir (the templates are imported once) */
-  variants: Variant[];
+  /** controllers run one after another on the same data dir (the templates are imported by the first) */
+  variants: Array<Variant & { job: Job }>;
 }
+
+const IDLE_SUSPEND = '2s';
+
+/** MYAAS_MAX_INSTANCES of the scale and wake controllers: room for every instance they make at once, and a few more. */
+const capacity = (o: Options) => Math.max(100, ...o.densitySteps.map((n) => n + 20), ...o.concurrencyNs.map((n) => n + 20), o.wakeInstances + 20);
+
+const smallestOf = (sizes: SizeSpec[]) =>
+  (['postgres', 'mariadb'] as const).map((e) => sizes.find((s) => s.engine === e)).filter((s): s is SizeSpec => !!s);
 
 /** What to measure: per storage driver its pool, sizes and controller variants. */
 async function plan(o: Options): Promise<Group[]> {
@@ -46,14 +61,27 @@ async function plan(o: Options): Promise<Group[]> {
     else {
       const pool = d === 'btrfs' ? o.pools.btrfs : xfs ? o.pools.xfs : o.pools.btrfs;
       const sizes = d === 'copy' ? o.sizes.filter((s) => o.copySizes.includes(s.id)) : o.sizes;
-      const variants: Variant[] = [{}];
-      if (d === 'btrfs' && o.hostNetwork) variants.push({ network: 'host' });
-      if (d === 'btrfs' && o.warmPool > 0) variants.push({ warmPool: o.warmPool });
-      out.push({ driver: d, pool, sizes, variants });
+      const variants: Group['variants'] = [];
+      const has = (x: string) => o.series.includes(x as Options['series'][number]);
+      if (has('clone')) {
+        variants.push({ job: 'clone' });
+        if (d === 'btrfs' && o.hostNetwork) variants.push({ network: 'host', job: 'clone' });
+        if (d === 'btrfs' && o.warmPool > 0) variants.push({ warmPool: o.warmPool, job: 'clone' });
+      }
+      if (d === 'btrfs' && (has('floor-io') || has('concurrency') || has('density'))) variants.push({ maxInstances: capacity(o), job: 'scale' });
+      if (d === 'btrfs' && has('wake')) variants.push({ maxInstances: capacity(o), idleSuspend: IDLE_SUSPEND, job: 'wake' });
+      if (variants.length) out.push({ driver: d, pool, sizes, variants });
     }
   }
   return out;
 }
+
+const seriesCharts = (r: Results) => ({
+  'floor.svg': renderFloorChart(r),
+  'concurrency.svg': renderConcurrencyChart(r),
+  'density.svg': renderDensityChart(r),
+  'wake.svg': renderWakeChart(r),
+});
 
 /** The commit measured, and whether controller/ had uncommitted changes when the run started. */
 async function codeVersion(): Promise<{ commit: string; controllerDirty: boolean }> {
@@ -97,21 +125,61 @@ function settings(o: Options): Record<string, string> {
     runs: `${o.runs} per myaas series and size; ${o.altRuns} per loading alternative (at most 2 above 3 GB); copying alternatives ${o.quick ? 1 : Math.max(o.altRuns, 5)} (at most 3 above 3 GB)`,
     load: `before each series the bench waits (at most ${o.quick ? 30 : 300} s) until the 1-minute load average is at most the number of cores; the load before and after each series is in the tables`,
     caches: 'dumps built once and cached in ' + o.cache + '; all timings with a warm page cache (24 GiB RAM holds every data set)',
+    'series measured': o.series.join(', '),
+    ...(o.series.some((x) => x !== 'clone')
+      ? {
+          'scale and wake controllers':
+            `btrfs, shipped defaults except MYAAS_MAX_INSTANCES=${capacity(o)} (the default cap of 100 would queue the density series); the wake controller adds MYAAS_IDLE_SUSPEND=${IDLE_SUSPEND}. ` +
+            'Both on the data dir whose templates the first btrfs controller imported.',
+        }
+      : {}),
+    ...(o.series.includes('floor-io')
+      ? { 'floor under I/O': `smallest size of each engine; ${o.floorIoRuns} myaas and ${o.floorIoRuns} floor runs per condition, alternating, after one uncounted run of each; the background writer is a separate Node process (8 MiB chunks, fsync after each, over a 512 MiB file in the pool)` }
+      : {}),
+    ...(o.series.includes('concurrency') ? { 'concurrency series': `smallest PostgreSQL size; N = ${o.concurrencyNs.join(', ')} (N = 1: median of 3 single runs after one uncounted)` } : {}),
+    ...(o.series.includes('density')
+      ? { density: `smallest PostgreSQL size; steps ${o.densitySteps.join(', ')} instances, filled ${o.quick ? 10 : 20} at a time; ${o.densityCreates} creates per step; idle window ${o.densityIdleMs / 1000} s` }
+      : {}),
+    ...(o.series.includes('wake') ? { wake: `smallest size of each engine, ${o.wakeRounds} rounds each; memory of ${o.wakeInstances} instances` } : {}),
   };
 }
 
-/** One controller's measurements: imports (first variant of a data dir), clone-to-ready, footprint, and on the first series the floor and the alternatives. */
+/** The first controller of a data dir imports the templates through the API. */
+async function importAll(r: Results, bc: BenchController, g: Group): Promise<void> {
+  for (const s of g.sizes) {
+    say(`${s.id} ${bc.driver}: importing ${s.template} through the API`);
+    const imp = await importTemplate(bc, s.template);
+    r.imports.push({ series: bc.driver, size: s.id, ...imp });
+    say(`${s.id} ${bc.driver}: import took ${fmtMs(imp.ms)}; template datadir ${fmtBytes(imp.sizeBytes)}`);
+  }
+}
+
+/** Issue 12's scale series on one btrfs controller: floor under I/O, concurrency, density. */
+async function measureScale(o: Options, r: Results, bc: BenchController, g: Group, write: () => Promise<void>): Promise<void> {
+  const small = smallestOf(g.sizes);
+  const pg = small.find((s) => s.engine === 'postgres') ?? small[0];
+  if (o.series.includes('floor-io')) {
+    for (const s of small) {
+      r.floorIo!.push(await measureFloorIo(bc, s, await templateInfo(bc, s.template), o.images[s.engine], o.floorIoRuns));
+      await write();
+    }
+  }
+  if (o.series.includes('concurrency') && pg) {
+    r.concurrencySeries!.push(await measureConcurrencySeries(bc, pg, o.concurrencyNs));
+    await write();
+  }
+  if (o.series.includes('density') && pg) {
+    r.density!.push(await measureDensity(bc, pg, o.densitySteps, { creates: o.densityCreates, idleMs: o.densityIdleMs, batch: o.quick ? 10 : 20 }));
+    await write();
+  }
+}
+
+/** One controller's measurements: clone-to-ready, footprint, and on the first series the floor and the alternatives. */
 async function measureSeries(
-  o: Options, r: Results, bc: BenchController, g: Group, first: boolean, primary: boolean, variant: Variant,
+  o: Options, r: Results, bc: BenchController, g: Group, primary: boolean, variant: Variant,
   datasets: Map<string, Dataset>, rt: Runtime, work: string, write: () => Promise<void>,
 ): Promise<void> {
   for (const s of g.sizes) {
-    if (first) {
-      say(`${s.id} ${bc.driver}: importing ${s.template} through the API`);
-      const imp = await importTemplate(bc, s.template);
-      r.imports.push({ series: bc.driver, size: s.id, ...imp });
-      say(`${s.id} ${bc.driver}: import took ${fmtMs(imp.ms)}; template datadir ${fmtBytes(imp.sizeBytes)}`);
-    }
     const warm = variant.warmPool ?? 0;
     r.clone.push(await measureCloneToReady(bc, s, o.runs, warm ? () => waitWarm(bc, s.template, warm) : undefined));
     if (warm) continue;
@@ -184,13 +252,15 @@ async function main(): Promise<void> {
     options: { ...o, sizes: o.sizes.map((s) => s.id) },
     machine: await describeMachine([o.pools.btrfs, o.pools.xfs, o.cache, o.scratch], o.images),
     code: await codeVersion(),
-    settings: settings(o), datasets: [], imports: [], clone: [], resources: [], concurrency: [], floor: [], alternatives: [], targets: [], errors: [],
+    settings: settings(o), datasets: [], imports: [], clone: [], resources: [], concurrency: [], floor: [], alternatives: [],
+    floorIo: [], concurrencySeries: [], density: [], wake: [], targets: [], errors: [],
   };
   const write = async () => {
     r.targets = judgeTargets(r);
     await writeFile(join(o.out, 'results.json'), `${compactJson(r, 4)}\n`);
     await writeFile(join(o.out, 'results.md'), renderMarkdown(r));
     await writeFile(join(o.out, 'chart.svg'), renderChart(r));
+    for (const [file, svg] of Object.entries(seriesCharts(r))) if (svg) await writeFile(join(o.out, file), svg);
   };
   try {
     await mkdir(o.cache, { recursive: true });
@@ -208,7 +278,11 @@ async function main(): Promise<void> {
         const bc = await startBenchController(o, g.driver, g.pool, variant);
         open.add(bc);
         try {
-          await measureSeries(o, r, bc, g, vi === 0, gi === 0 && vi === 0, variant, datasets, rt, work, write);
+          if (vi === 0) await importAll(r, bc, g);
+          if (variant.job === 'clone') await measureSeries(o, r, bc, g, gi === 0 && vi === 0, variant, datasets, rt, work, write);
+          else if (variant.job === 'scale') await measureScale(o, r, bc, g, write);
+          else r.wake!.push(await measureWake(bc, smallestOf(g.sizes), IDLE_SUSPEND, o.wakeRounds, o.wakeInstances));
+          await write();
         } finally {
           open.delete(bc);
           if (vi === g.variants.length - 1) await bc.close();
@@ -230,7 +304,7 @@ async function main(): Promise<void> {
     const dirs = (await Promise.all(Object.values(o.pools).map((p) => readdir(p).catch(() => [] as string[])))).flat().filter((n) => n.startsWith(`myaas-bench-${process.pid}-`));
     say(left.length || dirs.length ? `LEFT BEHIND: ${left.length} containers, data dirs ${dirs.join(', ')}` : 'cleaned up: no bench containers, clones or data dirs left');
   }
-  say(`results in ${o.out}: results.json, results.md, chart.svg`);
+  say(`results in ${o.out}: results.json, results.md, chart.svg${Object.entries(seriesCharts(r)).filter(([, v]) => v).map(([k]) => `, ${k}`).join('')}`);
   for (const t of r.targets) say(`target ${t.met === null ? 'not measured' : t.met ? 'MET    ' : 'NOT MET'}: ${t.target}: ${t.measured}`);
 }
 

@@ -41,6 +41,21 @@ async function once(url: string, query: string): Promise<unknown> {
   throw new Error(`unsupported URL scheme in ${url.split(':')[0]}`);
 }
 
+/** One attempt, no retry: what a client that was promised a working URL sees. */
+export const queryOnce = (url: string, query: string): Promise<unknown> => once(url, query);
+
+/** An open, authenticated connection that stays open until closed (an instance in use). */
+export async function holdConnection(url: string): Promise<{ close(): Promise<void> }> {
+  if (url.startsWith('mysql://')) {
+    const c = await mysql.createConnection({ uri: url, connectTimeout: 30_000 });
+    await c.query('SELECT 1');
+    return { close: () => c.end().catch(() => c.destroy()) };
+  }
+  const sql = postgres(url, { max: 1, connect_timeout: 30, prepare: false, onnotice: () => {} });
+  await sql.unsafe('select 1');
+  return { close: () => sql.end({ timeout: 1 }).catch(() => {}) };
+}
+
 /** Wrong credentials, database or SQL: retrying cannot help. */
 function fatal(e: unknown): boolean {
   const code = String((e as { code?: unknown })?.code ?? '');

@@ -15,8 +15,8 @@ import { labels } from './docker.js';
 import type { SizeSpec } from './options.js';
 import { calm, cmd, fmtMs, round1, say, stats, type Stats } from './util.js';
 
-const VARIANTS = ['bridge + published port', 'host network', 'shared netns'] as const;
-type Variant = (typeof VARIANTS)[number];
+export const VARIANTS = ['bridge + published port', 'host network', 'shared netns'] as const;
+export type Variant = (typeof VARIANTS)[number];
 
 export interface FloorRun {
   via: Variant;
@@ -62,19 +62,23 @@ function listenOn(engine: string, ip: string, port: number): string[] {
   return engine === 'postgres' ? ['-p', String(port), '-c', `listen_addresses=${ip}`] : [`--port=${port}`, `--bind-address=${ip}`];
 }
 
-export async function measureFloor(s: SizeSpec, tpl: TemplateInfo, image: string, scratchParent: string, runs: number): Promise<FloorResult> {
+export interface FloorRig {
+  /** One clone-to-query with plain commands over `via`; `i` makes the names unique. */
+  run(via: Variant, i: number): Promise<FloorRun>;
+  close(): Promise<void>;
+}
+
+/** The holder container of the shared-netns variant and everything a floor run needs, made once. */
+export async function openFloorRig(s: SizeSpec, tpl: TemplateInfo, image: string, scratchParent: string): Promise<FloorRig> {
   const engine = createEngine(s.engine, systemClock());
   const portKey = `${engine.port}/tcp`;
-  const holder = await docker.createContainer({ name: `myaas-bench-netns-${process.pid}`, Image: image, Cmd: ['sleep', 'infinity'], Entrypoint: [], Labels: labels('floor') });
+  const holder = await docker.createContainer({ name: `myaas-bench-netns-${process.pid}-${s.id}`, Image: image, Cmd: ['sleep', 'infinity'], Entrypoint: [], Labels: labels('floor') });
   await holder.start();
   const holderIp = Object.values((await holder.inspect()).NetworkSettings.Networks)[0]?.IPAddress ?? '';
   const hostIp = hostAddress();
-  await calm();
-  const out: FloorRun[] = [];
-  try {
-    for (let i = 0; i < runs * VARIANTS.length; i++) {
-      const via = VARIANTS[i % VARIANTS.length];
-      const dst = `${scratchParent}/floor-${process.pid}-${i}`;
+  return {
+    async run(via, i) {
+      const dst = `${scratchParent}/floor-${process.pid}-${s.id}-${i}`;
       const port = via === 'bridge + published port' ? engine.port : await freePort();
       const base = engine.serverCommand('instance', '/tmp');
       const cmdline = via === 'bridge + published port' ? base : [...base, ...listenOn(s.engine, via === 'host network' ? hostIp : '0.0.0.0', port)];
@@ -89,7 +93,7 @@ export async function measureFloor(s: SizeSpec, tpl: TemplateInfo, image: string
         await cmd('btrfs', ['subvolume', 'snapshot', tpl.dir, dst]);
         const t1 = performance.now();
         c = await docker.createContainer({
-          name: `myaas-bench-floor-${process.pid}-${i}`, Image: image, Cmd: cmdline, Entrypoint: [], User: engine.user, Labels: labels('floor'), ...network,
+          name: `myaas-bench-floor-${process.pid}-${s.id}-${i}`, Image: image, Cmd: cmdline, Entrypoint: [], User: engine.user, Labels: labels('floor'), ...network,
         });
         const t2 = performance.now();
         await c.start();
@@ -105,17 +109,29 @@ export async function measureFloor(s: SizeSpec, tpl: TemplateInfo, image: string
         await c.remove({ force: true });
         c = null;
         const t6 = performance.now();
-        out.push({
+        return {
           via, snapshotMs: round1(t1 - t0), createMs: round1(t2 - t1), startMs: round1(t3 - t2), inspectMs: round1(t4 - t3),
           queryMs: round1(t5 - t4), totalMs: round1(t5 - t0), removeMs: round1(t6 - t5),
-        });
+        };
       } finally {
         if (c) await c.remove({ force: true }).catch(() => {});
         await cmd('btrfs', ['subvolume', 'delete', dst]).catch(() => '');
       }
-    }
+    },
+    async close() {
+      await holder.remove({ force: true }).catch(() => {});
+    },
+  };
+}
+
+export async function measureFloor(s: SizeSpec, tpl: TemplateInfo, image: string, scratchParent: string, runs: number): Promise<FloorResult> {
+  const rig = await openFloorRig(s, tpl, image, scratchParent);
+  await calm();
+  const out: FloorRun[] = [];
+  try {
+    for (let i = 0; i < runs * VARIANTS.length; i++) out.push(await rig.run(VARIANTS[i % VARIANTS.length], i));
   } finally {
-    await holder.remove({ force: true }).catch(() => {});
+    await rig.close();
   }
   const result: FloorResult = { size: s.id, runs: out, stats: {} };
   const keys = ['snapshotMs', 'createMs', 'startMs', 'inspectMs', 'queryMs', 'totalMs', 'removeMs'] as const;

@@ -38,10 +38,16 @@ export interface Variant {
   warmPool?: number;
   /** MYAAS_NETWORK */
   network?: 'host';
+  /** MYAAS_MAX_INSTANCES (shipped default 100): the scale series need room for hundreds */
+  maxInstances?: number;
+  /** MYAAS_IDLE_SUSPEND, e.g. `2s` */
+  idleSuspend?: string;
 }
 
 export const seriesName = (driver: Driver, v: Variant = {}) =>
-  [driver, v.network ? `${v.network} network` : '', v.warmPool ? `warm pool ${v.warmPool}` : ''].filter(Boolean).join(', ');
+  [driver, v.network ? `${v.network} network` : '', v.warmPool ? `warm pool ${v.warmPool}` : '', v.idleSuspend ? `idle suspend ${v.idleSuspend}` : '']
+    .filter(Boolean)
+    .join(', ');
 
 export interface BenchController {
   /** the series: storage driver and variant, e.g. `btrfs, warm pool 2` */
@@ -50,7 +56,8 @@ export interface BenchController {
   dataDir: string;
   url: string;
   controller: Controller;
-  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; ms: number }>;
+  /** `link`: the Link header (the next page of a list), if any */
+  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; ms: number; link: string | null }>;
   /** `instance ready` timings by instance id, as the controller logged them */
   ready: Map<string, ReadyTimings>;
   /** calls into storage, runtime and the state DB, while `recording` is on */
@@ -118,6 +125,8 @@ export async function startBenchController(o: Options, driver: Driver, pool: str
     MYAAS_LOG_LEVEL: 'info',
     ...(variant.warmPool ? { MYAAS_WARM_POOL: String(variant.warmPool) } : {}),
     ...(variant.network ? { MYAAS_NETWORK: variant.network } : {}),
+    ...(variant.maxInstances ? { MYAAS_MAX_INSTANCES: String(variant.maxInstances) } : {}),
+    ...(variant.idleSuspend ? { MYAAS_IDLE_SUSPEND: variant.idleSuspend } : {}),
   } as NodeJS.ProcessEnv);
   const controller = await buildController(config, createLogger('info', logSink));
   await controller.start();
@@ -156,7 +165,7 @@ export async function startBenchController(o: Options, driver: Driver, pool: str
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null, ms: performance.now() - t0 };
+      return { status: res.status, body: text ? JSON.parse(text) : null, ms: performance.now() - t0, link: res.headers.get('link') };
     },
     async stop() {
       rec.recording = false;

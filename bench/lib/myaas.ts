@@ -46,21 +46,24 @@ function callsOf(spans: Span[], from: number, to: number): CloneRun['calls'] {
   return out;
 }
 
-async function createReady(bc: BenchController, template: string, name: string): Promise<{ id: string; url: string; apiMs: number }> {
-  const r = await bc.api('POST', '/api/v1/instances?wait=60', { template, name });
+export async function createReady(bc: BenchController, template: string, name: string, waitSeconds = 60): Promise<{ id: string; url: string; apiMs: number }> {
+  const r = await bc.api('POST', `/api/v1/instances?wait=${waitSeconds}`, { template, name });
   if (r.status !== 201 || r.body?.status !== 'ready' || !r.body.connection?.url) {
     throw new Error(`create ${name}: HTTP ${r.status} ${JSON.stringify({ status: r.body?.status, error: r.body?.error ?? r.body?.['error'] })}`);
   }
   return { id: r.body.id, url: r.body.connection.url, apiMs: r.ms };
 }
 
-async function destroy(bc: BenchController, id: string): Promise<number> {
-  const r = await bc.api('DELETE', `/api/v1/instances/${id}?wait=60`);
+export async function destroy(bc: BenchController, id: string, waitSeconds = 60): Promise<number> {
+  const r = await bc.api('DELETE', `/api/v1/instances/${id}?wait=${waitSeconds}`);
   if (r.status !== 200 || r.body?.status !== 'destroyed') throw new Error(`destroy ${id}: HTTP ${r.status} ${r.body?.status}`);
   return r.ms;
 }
 
-async function oneRun(bc: BenchController, s: SizeSpec, name: string): Promise<CloneRun> {
+export type ColdRun = Pick<CloneRun, 'totalMs' | 'apiMs' | 'clientMs' | 'retries' | 'controller' | 'calls'> & { id: string; url: string };
+
+/** One create through the API until the first query on the returned URL succeeded, with the controller's timings and calls. */
+export async function cloneToReady(bc: BenchController, s: SizeSpec, name: string): Promise<ColdRun> {
   const q = sampleQuery(s.engine);
   bc.spans = [];
   bc.recording = true;
@@ -75,7 +78,11 @@ async function oneRun(bc: BenchController, s: SizeSpec, name: string): Promise<C
   const logged = bc.ready.get(id);
   const controller = logged && logged.at >= t0 ? logged : null;
   bc.ready.delete(id);
+  return { id, url, totalMs: round1(t2 - t0), apiMs: round1(apiMs), clientMs: round1(t2 - t1), retries: first.retries, controller, calls };
+}
 
+async function oneRun(bc: BenchController, s: SizeSpec, name: string): Promise<CloneRun> {
+  const { id, url, ...cold } = await cloneToReady(bc, s, name);
   // Reset: a write must be gone afterwards, on the same URL (same port and password).
   await firstQuery(url, 'CREATE TABLE bench_marker (id int)');
   const r0 = performance.now();
@@ -91,7 +98,7 @@ async function oneRun(bc: BenchController, s: SizeSpec, name: string): Promise<C
   bc.ready.delete(id);
   const destroyMs = await destroy(bc, id);
   return {
-    totalMs: round1(t2 - t0), apiMs: round1(apiMs), clientMs: round1(t2 - t1), retries: first.retries, controller, calls,
+    ...cold,
     resetMs: round1(resetMs), resetController, resetWiped: Number(after.value) === 0, destroyMs: round1(destroyMs),
   };
 }

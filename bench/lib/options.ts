@@ -26,8 +26,26 @@ export const SIZES: SizeSpec[] = [
   { id: 'my-s10', engine: 'mariadb', template: 'orders-s10', label: '1 GB', rows: 5_500_000 },
 ];
 
+/** What `npm run bench` measures; `clone` is the original series (clone-to-ready, reset, footprint, floor, alternatives). */
+export const SERIES = ['clone', 'floor-io', 'concurrency', 'density', 'wake'] as const;
+export type Series = (typeof SERIES)[number];
+
 export interface Options {
   quick: boolean;
+  series: Series[];
+  /** floor under I/O: interleaved myaas / floor runs, each quiet and under a background writer */
+  floorIoRuns: number;
+  /** instances requested at once in the concurrency series (1 is the single cold clone) */
+  concurrencyNs: number[];
+  /** density steps: instances present on the host */
+  densitySteps: number[];
+  /** creates measured at each density step */
+  densityCreates: number;
+  /** idle window for controller RSS and CPU at each density step */
+  densityIdleMs: number;
+  wakeRounds: number;
+  /** instances of the mostly-suspended memory measurement */
+  wakeInstances: number;
   sizes: SizeSpec[];
   /** clone-to-ready runs per size and driver */
   runs: number;
@@ -51,7 +69,10 @@ export interface Options {
 
 const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--sizes ${SIZES.map((s) => s.id).join(',')}]
        [--drivers btrfs,reflink,copy] [--copy-sizes ID,…] [--alt-runs N] [--concurrency N]
-       [--warm-pool N (0: off)] [--[no-]host-network] [--no-alternatives] [--out DIR] [--cache DIR] [--scratch DIR]`;
+       [--warm-pool N (0: off)] [--[no-]host-network] [--no-alternatives] [--out DIR] [--cache DIR] [--scratch DIR]
+       [--series ${SERIES.join(',')}] [--no-clone] [--no-floor-io] [--no-concurrency] [--no-density] [--no-wake]
+       [--floor-io-runs N] [--concurrency-ns 1,20,100] [--density N] [--density-step N] [--density-creates N]
+       [--wake-rounds N] [--wake-instances N]`;
 
 export function parseOptions(argv: string[]): Options {
   const val = new Map<string, string>();
@@ -64,7 +85,7 @@ export function parseOptions(argv: string[]): Options {
     }
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(a)}\n${USAGE}`);
     const [k, inline] = a.slice(2).split('=', 2);
-    if (['quick', 'no-alternatives', 'host-network', 'no-host-network'].includes(k)) {
+    if (['quick', 'no-alternatives', 'host-network', 'no-host-network', ...SERIES.map((x) => `no-${x}`)].includes(k)) {
       flags.add(k);
       continue;
     }
@@ -72,7 +93,8 @@ export function parseOptions(argv: string[]): Options {
     if (v === undefined) throw new Error(`--${k} needs a value\n${USAGE}`);
     val.set(k, v);
   }
-  const known = new Set(['runs', 'sizes', 'drivers', 'copy-sizes', 'alt-runs', 'concurrency', 'warm-pool', 'out', 'cache', 'scratch']);
+  const known = new Set(['runs', 'sizes', 'drivers', 'copy-sizes', 'alt-runs', 'concurrency', 'warm-pool', 'out', 'cache', 'scratch',
+    'series', 'floor-io-runs', 'concurrency-ns', 'density', 'density-step', 'density-creates', 'wake-rounds', 'wake-instances']);
   for (const k of val.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
 
   const quick = flags.has('quick');
@@ -94,10 +116,32 @@ export function parseOptions(argv: string[]): Options {
     if (d !== 'btrfs' && d !== 'reflink' && d !== 'copy') throw new Error(`unknown driver ${d}; choose from btrfs, reflink, copy`);
     return d as Driver;
   });
+  const series = ids('series', [...SERIES]).map((x) => {
+    if (!(SERIES as readonly string[]).includes(x)) throw new Error(`unknown series ${x}; choose from ${SERIES.join(', ')}`);
+    return x as Series;
+  }).filter((x) => !flags.has(`no-${x}`));
+  const density = int('density', quick ? 20 : 500, 0);
+  const step = int('density-step', quick ? 10 : 100, 1);
+  const densitySteps = Array.from({ length: Math.floor(density / step) + 1 }, (_, i) => i * step);
+  if (densitySteps[densitySteps.length - 1] !== density) densitySteps.push(density);
+  const concurrencyNs = ids('concurrency-ns', quick ? ['1', '10', '20'] : ['1', '20', '100']).map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency-ns takes integers ≥ 1, got ${x}`);
+    return n;
+  });
+  if (!concurrencyNs.includes(1)) concurrencyNs.unshift(1);
   const smallest = (e: Engine) => sizes.find((s) => s.engine === e)?.id;
   const defaultCopy = [smallest('postgres'), smallest('mariadb')].filter((x): x is string => !!x);
   return {
     quick,
+    series,
+    floorIoRuns: int('floor-io-runs', quick ? 3 : 10, 1),
+    concurrencyNs: [...new Set(concurrencyNs)].sort((a, b) => a - b),
+    densitySteps,
+    densityCreates: int('density-creates', 3, 1),
+    densityIdleMs: quick ? 5000 : 10_000,
+    wakeRounds: int('wake-rounds', quick ? 3 : 20, 1),
+    wakeInstances: int('wake-instances', quick ? 10 : 200, 2),
     sizes,
     runs: int('runs', quick ? 5 : 20, 1),
     altRuns: int('alt-runs', quick ? 1 : 3, 1),

@@ -1,5 +1,6 @@
 // bench/results/results.md: the tables the README embeds, the targets, the profile and the setup.
 import { SIZES, type SizeSpec } from './options.js';
+import { seriesMarkdown } from './report-series.js';
 import { altOf, cloneOf, PRIMARY, type Results } from './results.js';
 import { fmtBytes, fmtMs, stats } from './util.js';
 
@@ -130,6 +131,8 @@ export function renderMarkdown(r: Results): string {
     const mm = x.memory;
     L.push(`| ${x.driver} | ${x.size} | ${fmtBytes(mm?.usedBytes)} | ${fmtBytes(mm?.anonBytes)} / ${fmtBytes(mm?.fileBytes)} | ${x.disk.exclusiveBytes === null ? '–' : fmtBytes(x.disk.exclusiveBytes)} | ${fmtBytes(x.disk.dfDeltaBytes)} |`);
   }
+  const more = seriesMarkdown(r);
+  if (more.length) L.push('', ...more);
   L.push('', '## Data sets', '', '| size | engine | database | dump the controller imports | plain SQL dump | generation / dump time (cache build) |', '|---|---|---:|---:|---:|---:|');
   for (const d of r.datasets) L.push(`| ${d.id} | ${d.engine} | ${fmtBytes(d.dbBytes)} | ${fmtBytes(d.dumpBytes)} | ${fmtBytes(d.plainBytes)} | ${fmtMs(d.buildMs.generate)} / ${fmtMs(d.buildMs.dump)} |`);
   L.push('', '## How it was measured', '');

@@ -2,6 +2,9 @@
 import type { AltResult } from './alternatives.js';
 import type { Dataset } from './datasets.js';
 import type { FloorResult } from './floor.js';
+import type { FloorIoResult } from './floor-io.js';
+import type { ConcurrencySeriesResult, DensityResult } from './scale.js';
+import type { WakeResult } from './wake.js';
 import type { Machine } from './machine.js';
 import type { CloneResult, ConcurrencyResult, ResourceResult } from './myaas.js';
 import { fmtBytes, fmtMs } from './util.js';
@@ -32,6 +35,11 @@ export interface Results {
   concurrency: ConcurrencyResult[];
   floor: FloorResult[];
   alternatives: AltResult[];
+  /** the series of issue 12 (absent in results written before them) */
+  floorIo?: FloorIoResult[];
+  concurrencySeries?: ConcurrencySeriesResult[];
+  density?: DensityResult[];
+  wake?: WakeResult[];
   targets: Target[];
   errors: string[];
 }
@@ -136,5 +144,76 @@ export function judgeTargets(r: Results): Target[] {
       : 'not measured (--warm-pool 0)',
     met: warm.length ? warm.every((w) => w.stats.api.median <= 50) : null,
   });
+  t.push(...seriesTargets(r));
+  return t;
+}
+
+/** Issue 12's targets: floor under I/O, concurrency, density, wake. Judged, never fatal. */
+export function seriesTargets(r: Results): Target[] {
+  const t: Target[] = [];
+  const x = (a: number) => `${a.toFixed(2)}×`;
+  for (const f of r.floorIo ?? []) {
+    const q = f.sides.find((s) => s.condition === 'quiet');
+    const io = f.sides.find((s) => s.condition === 'under I/O');
+    t.push({
+      target: `cold clone-to-ready within 1.15× of the floor under background I/O (${f.size}, ${f.series})`,
+      measured: io
+        ? `${fmtMs(io.myaas.total.median)} vs floor ${fmtMs(io.floor.total.median)}: ${x(io.ratio)} under I/O${q ? `; quiet ${fmtMs(q.myaas.total.median)} vs ${fmtMs(q.floor.total.median)}: ${x(q.ratio)}` : ''} (${f.runs} interleaved runs each)`
+        : 'not measured',
+      met: io ? io.ratio <= 1.15 : null,
+    });
+  }
+  for (const c of r.concurrencySeries ?? []) {
+    const p20 = c.points.find((p) => p.n === 20);
+    t.push({
+      target: `20 simultaneous requests all ready within 2.5× a single cold clone-to-ready (${c.size})`,
+      measured: p20
+        ? `${fmtMs(p20.allReadyMs)} vs ${fmtMs(c.single.median)}: ${x(p20.allReadyMs / c.single.median)}${p20.failed ? `; ${p20.failed} failed` : ''}`
+        : `not measured (n = ${c.points.map((p) => p.n).join(', ')})`,
+      met: p20 ? p20.failed === 0 && p20.allReadyMs <= 2.5 * c.single.median : null,
+    });
+    const p100 = c.points.find((p) => p.n === 100);
+    t.push({
+      target: `100 simultaneous requests all succeed (${c.size})`,
+      measured: p100
+        ? `${p100.ok} of 100 ready, the last after ${fmtMs(p100.allReadyMs)}${p100.errors.length ? `; errors: ${p100.errors.map((e) => `${e.n}× ${e.error}`).join('; ')}` : ''}`
+        : `not measured (n = ${c.points.map((p) => p.n).join(', ')})`,
+      met: p100 ? p100.failed === 0 : null,
+    });
+  }
+  for (const d of r.density ?? []) {
+    const empty = d.points.find((p) => p.n === 0);
+    const top = d.points[d.points.length - 1];
+    const at = top ? `at ${top.n} instances` : '';
+    const valid = !!top && top.n > 0;
+    t.push({
+      target: `create with N instances present ≤ 1.2× an empty host (${d.size})`,
+      measured: valid && empty ? `${fmtMs(top.create.median)} ${at} vs ${fmtMs(empty.create.median)} empty: ${x(top.create.median / empty.create.median)}` : 'not measured',
+      met: valid && empty ? top.create.median <= 1.2 * empty.create.median : null,
+    });
+    const lists = top ? { 'first page': top.list.firstPage, template: top.list.byTemplate, owner: top.list.byOwner, status: top.list.byStatus } : {};
+    const worst = Math.max(...Object.values(lists).map((s) => s.median));
+    t.push({
+      target: `GET /instances ≤ 50 ms with N instances present (first page and filtered by template, owner, status; median)`,
+      measured: valid
+        ? `${at}: ${Object.entries(lists).map(([k, s]) => `${k} ${fmtMs(s.median)}`).join(', ')}; all ${top.list.pages} pages ${fmtMs(top.list.allPages.median)}`
+        : 'not measured',
+      met: valid ? worst <= 50 : null,
+    });
+    t.push({
+      target: `one reconcile pass ≤ 1 s with N instances present, Docker calls per pass not growing with N`,
+      measured: valid ? `${at}: ${fmtMs(top.pass.median)} (p95 ${fmtMs(top.pass.p95)}), ${top.callsPerPass.docker} Docker calls per pass${empty ? ` (empty host: ${empty.callsPerPass.docker})` : ''}` : 'not measured',
+      met: valid ? top.pass.median <= 1000 && (!empty || top.callsPerPass.docker <= empty.callsPerPass.docker + 1) : null,
+    });
+  }
+  for (const w of r.wake ?? []) {
+    for (const e of w.engines) {
+      t.push({
+        target: `first query on a suspended ${e.engine} instance within 1 s of connecting, no client error (${e.size})`,
+        measured: `median ${fmtMs(e.wake.median)}, p95 ${fmtMs(e.wake.p95)}, max ${fmtMs(e.wake.max)} over ${e.rounds} rounds${e.failures.length ? `; ${e.failures.reduce((a, f) => a + f.n, 0)} failed: ${e.failures[0].error}` : ''}; running ${fmtMs(e.direct.median)}`,
+        met: e.failures.length === 0 && e.wake.n > 0 && e.wake.p95 <= 1000,
+      });
+    }
+  }
   return t;
 }
