@@ -366,6 +366,7 @@ async function serveWithLeaderLock(config: Config, databaseUrl: string, log: Log
     new Promise((r) => setTimeout(r, 2 * LEADER_CHECK_MS)),
   ]);
   controller = built;
+  await lock.record(); // the state DB is migrated now: a first controller on a fresh one records itself here
   await built.start();
   election.serving();
   current = built.app;

@@ -11,6 +11,11 @@ import type { ActiveController } from '../domain/leader.js';
 export interface LeaderLock {
   /** pg_try_advisory_lock: true when this process holds the lock now (and has recorded itself as the active one) */
   tryAcquire(): Promise<boolean>;
+  /**
+   * Records this process as the active one (done by tryAcquire too, unless the state DB was not
+   * migrated yet: then again once the controller has opened it).
+   */
+  record(): Promise<void>;
   /** Rejects unless the lock is still held on the same session (asked within `timeoutMs`). */
   check(timeoutMs: number): Promise<void>;
   /** Called once if the lock's connection closes while the lock is held. */
@@ -74,21 +79,27 @@ export async function openLeaderLock(opts: LeaderLockOptions): Promise<LeaderLoc
         and classid = ${hi}::oid and objid = ${lo}::oid and objsubid = 1
     ) as held`;
 
+  const record = async () => {
+    if (heldOn === null) throw new Error('the leader lock is not held');
+    await sql`
+      insert into controller_leader (id, url, host, pid, backend_pid, since)
+      values (1, ${opts.me.url}, ${opts.me.host}, ${opts.me.pid}, ${heldOn}, now())
+      on conflict (id) do update set url = excluded.url, host = excluded.host, pid = excluded.pid,
+        backend_pid = excluded.backend_pid, since = excluded.since`;
+  };
+
   return {
     async tryAcquire() {
       const [r] = await sql<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(${String(key)}::bigint) as ok, pg_backend_pid() as pid`;
       if (!r.ok) return false;
       heldOn = r.pid;
-      await sql`
-        insert into controller_leader (id, url, host, pid, backend_pid, since)
-        values (1, ${opts.me.url}, ${opts.me.host}, ${opts.me.pid}, ${r.pid}, now())
-        on conflict (id) do update set url = excluded.url, host = excluded.host, pid = excluded.pid,
-          backend_pid = excluded.backend_pid, since = excluded.since`.catch((e: { code?: string }) => {
+      await record().catch((e: { code?: string }) => {
         // A database no controller has migrated yet has no table: the lock holds all the same.
         if (e.code !== '42P01') throw e;
       });
       return true;
     },
+    record,
     async check(timeoutMs) {
       if (heldOn === null) throw new Error('the leader lock is not held');
       let timer: NodeJS.Timeout | undefined;

@@ -47,6 +47,7 @@ function fakeServer() {
         }
         if (l.checkMode === 'fail' || holder !== l) throw new Error('the leader lock is no longer held by this session');
       },
+      async record() {},
       onLost(fn) {
         lost = fn;
       },
