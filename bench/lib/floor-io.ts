@@ -8,7 +8,7 @@ import type { BenchController } from './harness.js';
 import { startIoLoad } from './io-load.js';
 import { cloneToReady, destroy, type ColdRun } from './myaas.js';
 import type { SizeSpec } from './options.js';
-import { calm, fmtMs, say, stats, type Stats } from './util.js';
+import { calm, calmStep, fmtMs, say, stats, type Stats } from './util.js';
 
 export const CONDITIONS = ['quiet', 'under I/O'] as const;
 export type Condition = (typeof CONDITIONS)[number];
@@ -74,7 +74,8 @@ export async function measureFloorIo(bc: BenchController, s: SizeSpec, tpl: Temp
     await destroy(bc, w.id);
     await rig.run('bridge + published port', 9999);
     for (const condition of CONDITIONS) {
-      await calm();
+      if (condition === 'quiet') await calm();
+      else await calmStep();
       const load = condition === 'under I/O' ? await startIoLoad(bc.dataDir) : null;
       const mine: ColdRun[] = [];
       const floor: FloorRun[] = [];

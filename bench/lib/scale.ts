@@ -6,7 +6,7 @@ import { firstQuery, sampleQuery } from './clients.js';
 import type { BenchController } from './harness.js';
 import { cloneToReady, createReady, destroy } from './myaas.js';
 import type { SizeSpec } from './options.js';
-import { calm, fmtBytes, fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
+import { calm, calmStep, fmtBytes, fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
 
 /** Error messages with how often each occurred, most frequent first. */
 export function tally(errors: string[]): Array<{ error: string; n: number }> {
@@ -55,7 +55,7 @@ export interface ConcurrencySeriesResult {
 async function atOnce(bc: BenchController, s: SizeSpec, n: number): Promise<ConcurrencyPoint> {
   const q = sampleQuery(s.engine);
   const prefix = `b-cs${n}-`;
-  await calm();
+  await calmStep();
   const t0 = performance.now();
   // ?wait long enough for the last of a queue: queueing is allowed, failing is not.
   const rs = await Promise.allSettled(
@@ -150,7 +150,7 @@ async function allPages(bc: BenchController): Promise<{ ms: number; pages: numbe
 }
 
 async function measurePoint(bc: BenchController, s: SizeSpec, n: number, creates: number, idleMs: number, fillErrors: string[]): Promise<DensityPoint> {
-  await calm();
+  await calmStep();
   const create: number[] = [];
   for (let i = 0; i < creates; i++) {
     const r = await cloneToReady(bc, s, `b-dn-probe-${n}-${i}`);

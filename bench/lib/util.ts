@@ -100,7 +100,7 @@ export function compactJson(value: unknown, depth = 3, indent = ''): string {
  * Waits (at most maxMs) until the 1-minute load average is at most the number of cores: other work on
  * a shared machine would otherwise be measured along with myaas. Resolves with the time waited.
  */
-export const calmLimit = { ms: 300_000 };
+export const calmLimit = { ms: 300_000, /** false: calmStep() does not wait (a quick run) */ eachStep: true };
 
 export async function calm(maxMs = calmLimit.ms): Promise<number> {
   const t0 = Date.now();
@@ -112,4 +112,9 @@ export async function calm(maxMs = calmLimit.ms): Promise<number> {
     await sleep(5000);
   }
   return Date.now() - t0;
+}
+
+/** calm() before one step of a longer series (a density step, a concurrency level); skipped in a quick run, which would wait its limit at every step. */
+export async function calmStep(): Promise<number> {
+  return calmLimit.eachStep ? calm() : 0;
 }
