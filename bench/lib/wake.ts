@@ -41,11 +41,16 @@ export interface WakeResult {
   memory: WakeMemory | null;
 }
 
+/**
+ * Until the instance has `status`; for `suspended`, until it is parked: the controller records the status
+ * first, then stops the server, listens on the port and only then clears the container id. A client that
+ * connects before that meets the server shutting down.
+ */
 async function until(bc: BenchController, id: string, status: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const i = await bc.controller.store.getInstance(id);
-    if (i?.status === status) return;
+    if (i?.status === status && (status !== 'suspended' || i.containerId === null)) return;
     if (Date.now() > deadline) throw new Error(`instance ${id} is ${i?.status}, not ${status}, after ${timeoutMs / 1000} s`);
     await sleep(50);
   }
