@@ -115,7 +115,9 @@ export function renderBarChart(title: string, bars: Bar[], unit: string, note: s
   const seg = [...new Set(bars.flatMap((b) => b.segments.map((x) => x.label)))];
   const colorOf = (l: string) => COLORS[seg.indexOf(l) % COLORS.length];
   const m = { l: 210, r: 70, t: 34, row: 26 };
-  const totals = bars.map((b) => b.segments.reduce((a, x) => a + Math.max(0, x.value), 0));
+  const val = (v: number) => (Number.isFinite(v) ? Math.max(0, v) : 0);
+  const measured = bars.map((b) => b.segments.some((x) => Number.isFinite(x.value)));
+  const totals = bars.map((b) => b.segments.reduce((a, x) => a + val(x.value), 0));
   const ticks = niceTicks(Math.max(...totals, 0), 6);
   const x1 = ticks[ticks.length - 1];
   const X = (v: number) => m.l + (v / x1) * (width - m.l - m.r);
@@ -130,12 +132,12 @@ export function renderBarChart(title: string, bars: Bar[], unit: string, note: s
     s.push(`<text x="${m.l - 8}" y="${y + 13}" text-anchor="end" font-size="12">${esc(b.label)}</text>`);
     let at = 0;
     for (const x of b.segments) {
-      const v = Math.max(0, x.value);
-      if (!Number.isFinite(v) || v === 0) continue;
+      const v = val(x.value);
+      if (v === 0) continue;
       s.push(`<rect x="${f1(X(at))}" y="${y}" width="${f1(X(at + v) - X(at))}" height="18" fill="${colorOf(x.label)}"><title>${esc(b.label)}: ${esc(x.label)} ${Math.round(v)}${esc(unit)}</title></rect>`);
       at += v;
     }
-    s.push(`<text x="${f1(X(at) + 5)}" y="${y + 13}" font-size="11">${Math.round(totals[i])}${esc(unit)}</text>`);
+    s.push(`<text x="${f1(X(at) + 5)}" y="${y + 13}" font-size="11">${measured[i] ? `${Math.round(totals[i])}${esc(unit)}` : 'not measured'}</text>`);
   });
   const y0 = m.t + plotH + 36;
   const cols = 4;

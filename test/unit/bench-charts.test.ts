@@ -58,6 +58,9 @@ describe('bench charts', () => {
     const bars = renderBarChart('t', [{ label: 'one', segments: [{ label: 's1', value: 10 }, { label: 's2', value: 5 }] }], ' ms', 'n');
     expect(bars.match(/<rect x=/g)?.length).toBe(2 + 2); // two segments and two legend boxes
     expect(bars).toContain('>15 ms<');
+    const failed = renderBarChart('t', [{ label: 'none', segments: [{ label: 's1', value: NaN }] }], ' ms', 'n');
+    expect(failed).not.toContain('NaN');
+    expect(failed).toContain('not measured');
   });
 
   it('draws each series of issue 12 and nothing when it was not measured', () => {
