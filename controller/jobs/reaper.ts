@@ -5,7 +5,7 @@ import { messageOf } from '../domain/errors.js';
 import { homeSelector, LABEL, roleOf } from '../domain/labels.js';
 import type { Paths } from '../domain/layout.js';
 import { isBehind } from '../domain/lifecycle.js';
-import type { InstanceRecord } from '../domain/types.js';
+import type { InstanceRecord, TemplateVersion } from '../domain/types.js';
 import type { Clock, HostFiles, Importer, InstanceChanges, Logger, Reconciler, Runtime, Storage, Store, Telemetry } from '../app/ports.js';
 
 export interface ReaperDeps {
@@ -62,8 +62,12 @@ export function createReaper(deps: ReaperDeps): Reaper {
     const stagingDirs = await files.list(paths.stagingRoot);
 
     const interrupted = new Set<string>();
-    for (const v of await store.listVersions({ status: ['importing'] })) {
-      if (deps.importer.isRunning(v.id)) continue;
+    for (const listedImport of await store.listVersions({ status: ['importing'] })) {
+      if (deps.importer.isRunning(listedImport.id)) continue;
+      // It may have ended since it was listed (ready, or failed by itself): only one still recorded as
+      // importing, read after the importer said it does not run it, was cut short.
+      const v = await store.getVersion(listedImport.id);
+      if (v?.status !== 'importing') continue;
       report.interrupted++;
       interrupted.add(v.template);
       await store.updateVersion(v.id, {
@@ -104,11 +108,20 @@ export function createReaper(deps: ReaperDeps): Reaper {
 
     const versions = new Map((await store.listVersions()).map((v) => [v.id, v]));
     const inUse = await store.versionsInUse();
+    const keeps = (v: TemplateVersion) =>
+      v.status === 'ready' ||
+      (v.status === 'importing' && deps.importer.isRunning(v.id)) ||
+      (v.status === 'retired' && (inUse.has(v.id) || (deps.pinnedVersions?.has(v.id) ?? false)));
     for (const t of templateDirs) {
       for (const vid of await files.list(join(paths.templatesDir, t))) {
-        const v = versions.get(vid);
-        const keep = v && (v.status === 'ready' || (v.status === 'importing' && deps.importer.isRunning(vid)) || (v.status === 'retired' && (inUse.has(vid) || (deps.pinnedVersions?.has(vid) ?? false))));
-        if (!keep) await removeDir(join(paths.templatesDir, t, vid), v ? `version ${v.status} and unused` : 'version unknown to the state DB', report);
+        const listed = versions.get(vid);
+        if (listed && keeps(listed)) continue;
+        // What was listed may be stale: an import that ended since then made its version ready (and
+        // latest). The importer records that before it stops running, so a read after the check above
+        // sees it; removing on the stale row would leave latest without its datadir.
+        const v = listed ? await store.getVersion(vid) : null;
+        if (v && keeps(v)) continue;
+        await removeDir(join(paths.templatesDir, t, vid), v ? `version ${v.status} and unused` : 'version unknown to the state DB', report);
       }
     }
     for (const vid of stagingDirs) {
