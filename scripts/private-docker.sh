@@ -39,6 +39,11 @@ BRIDGE=myp$((SUM % 100000))
 SUBNET_B=$((231 + SUM % 8))
 SUBNET_C=$((SUM / 8 % 250 + 1))
 BIP=10.$SUBNET_B.$SUBNET_C.1/24
+# Networks the engine makes (the controller's isolated one) come from a /20 of 10.248-255.x also
+# derived from NAME: engines in the host's namespace would otherwise all take Docker's first default
+# pool (172.17-31.x) for them, and two engines' bridges on one subnet send each other's traffic astray
+# (seen: a soak's probes answered by a chaos run's servers).
+POOL_BASE=10.$((248 + SUM % 8)).$(( (SUM / 8 % 16) * 16 )).0/20
 
 say() { printf '[private-docker %s %s] %s\n' "$NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[private-docker %s] error: %s\n' "$NAME" "$*" >&2; exit 1; }
@@ -71,7 +76,7 @@ bridge_down() { ip link del "$BRIDGE" 2>/dev/null || true; }
 # time) and starts the engine when none answers at DOCKER_HOST, with our arguments.
 setup_host() {
   mkdir -p "$STATE" "$RUN"
-  [ -f "$STATE/daemon.json" ] || echo '{}' >"$STATE/daemon.json"
+  [ -f "$STATE/daemon.json" ] || printf '{"default-address-pools": [{"base": "%s", "size": 24}]}\n' "$POOL_BASE" >"$STATE/daemon.json"
   bridge_up
   MYAAS_DATA_DIR=$DATA_DIR MYAAS_XFS_DIR=$XFS_DIR MYAAS_POOL_IMAGES=$STATE/pools MYAAS_POOL_SIZE=${MYAAS_POOL_SIZE:-20G} \
     MYAAS_DOCKERD_ARGS=$DOCKERD_ARGS MYAAS_DOCKERD_LOG=$STATE/dockerd.log MYAAS_SKIP_IMAGES=1 \
