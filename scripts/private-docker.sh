@@ -39,11 +39,13 @@ BRIDGE=myp$((SUM % 100000))
 SUBNET_B=$((231 + SUM % 8))
 SUBNET_C=$((SUM / 8 % 250 + 1))
 BIP=10.$SUBNET_B.$SUBNET_C.1/24
-# Networks the engine makes (the controller's isolated one) come from a /20 of 10.248-255.x also
-# derived from NAME: engines in the host's namespace would otherwise all take Docker's first default
-# pool (172.17-31.x) for them, and two engines' bridges on one subnet send each other's traffic astray
-# (seen: a soak's probes answered by a chaos run's servers).
-POOL_BASE=10.$((248 + SUM % 8)).$(( (SUM / 8 % 16) * 16 )).0/20
+# The controller's isolated network (MYAAS_DOCKER_NETWORK, `myaas`) is made here, on a /24 of
+# 10.248-255.x also derived from NAME, with the isolation the controller checks for. Left to the
+# engine, every private engine in the host's namespace took Docker's first default pool (172.17-31.x)
+# for it, and two engines' bridges on one subnet sent each other's traffic astray (seen: a soak's
+# probes answered by a chaos run's servers). Not through default-address-pools in daemon.json: with
+# that set, a private engine's restart deleted the machine's docker0.
+ISOLATED_SUBNET=10.$((248 + SUM % 8)).$((SUM / 8 % 250 + 1)).0/24
 
 say() { printf '[private-docker %s %s] %s\n' "$NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[private-docker %s] error: %s\n' "$NAME" "$*" >&2; exit 1; }
@@ -76,7 +78,7 @@ bridge_down() { ip link del "$BRIDGE" 2>/dev/null || true; }
 # time) and starts the engine when none answers at DOCKER_HOST, with our arguments.
 setup_host() {
   mkdir -p "$STATE" "$RUN"
-  [ -f "$STATE/daemon.json" ] || printf '{"default-address-pools": [{"base": "%s", "size": 24}]}\n' "$POOL_BASE" >"$STATE/daemon.json"
+  [ -f "$STATE/daemon.json" ] || echo '{}' >"$STATE/daemon.json"
   bridge_up
   MYAAS_DATA_DIR=$DATA_DIR MYAAS_XFS_DIR=$XFS_DIR MYAAS_POOL_IMAGES=$STATE/pools MYAAS_POOL_SIZE=${MYAAS_POOL_SIZE:-20G} \
     MYAAS_DOCKERD_ARGS=$DOCKERD_ARGS MYAAS_DOCKERD_LOG=$STATE/dockerd.log MYAAS_SKIP_IMAGES=1 \
@@ -144,6 +146,10 @@ case "$CMD" in
   up)
     setup_host
     load_images
+    if ! docker network inspect myaas >/dev/null 2>&1; then
+      docker network create --driver bridge --subnet "$ISOLATED_SUBNET" --label myaas.network=isolated \
+        -o com.docker.network.bridge.enable_icc=false -o com.docker.network.bridge.enable_ip_masquerade=false myaas >/dev/null
+    fi
     say "ready: DOCKER_HOST=$DOCKER_HOST MYAAS_DATA_DIR=$DATA_DIR"
     ;;
   env)
