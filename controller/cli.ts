@@ -135,7 +135,8 @@ async function main(argv: string[]) {
       const { resolveStorage } = await import('./storage/index.js');
       const { createCommandRunner } = await import('./host/command.js');
       const { createVolumePlugin } = await import('./volume/index.js');
-      const runner = createCommandRunner();
+      // A small process (no state DB): starting programs from it directly is cheap.
+      const runner = createCommandRunner({ direct: true });
       const storage = await resolveStorage(config.storage, config.dataDir, runner);
       const plugin = createVolumePlugin({ storage, runner, dataDir: config.dataDir, socketPath: config.volumeSocket, log: createLogger(config.logLevel) });
       await plugin.start();

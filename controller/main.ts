@@ -251,6 +251,7 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
       await reconciler.idle();
       // After the reconciler's last turn: a suspension in flight has made its listener by then.
       await suspender!.close();
+      runner.close(); // its helper process ends (every command of ours has finished by now)
       await state.close();
       await lock.release();
     },

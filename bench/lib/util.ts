@@ -1,9 +1,11 @@
 // Small shared helpers of the benchmark: progress output, statistics, commands, formatting.
-import { execFile } from 'node:child_process';
 import os from 'node:os';
-import { promisify } from 'node:util';
+import { createCommandRunner } from '../../controller/host/command.js';
 
-const execFileAsync = promisify(execFile);
+// The bench process holds an in-process controller (and its PGlite memory): programs started from it
+// directly would pay for copying that memory map (~40–50 ms each), which the floor's plain commands,
+// typed in a shell, do not. They start from the controller's small helper process instead.
+const runner = createCommandRunner();
 const started = Date.now();
 
 /** Progress line with wall clock and time since the bench started. */
@@ -18,7 +20,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math
 
 /** A command with an argument list (never a shell); resolves with stdout. */
 export async function cmd(file: string, args: string[], timeoutMs = 0): Promise<string> {
-  const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs });
+  const { stdout } = await runner.run(file, args, { timeoutMs });
   return stdout;
 }
 

@@ -132,11 +132,13 @@ export async function provision(
   }
   const t1 = clock.now();
   let containerId: string | null = null;
-  // The limit is set while the container starts (a few btrfs commands, as slow as the start itself);
-  // nobody holds the instance's credentials before it is ready, and it is not ready before this ends.
-  const limiting = !opts.keepClone && deps.safety.diskLimitBytes > 0 ? deps.storage.limit(clone, deps.safety.diskLimitBytes) : Promise.resolve();
-  limiting.catch(() => undefined);
   try {
+    // The limit is in place before the server starts. Set while the container started, its quota
+    // commands (a few ms each) held up Docker's start of the container by ~100 ms (bench: the start
+    // phase 434 ms with them alongside, 333 ms without, medians of 8 on a quiet machine).
+    if (!opts.keepClone && deps.safety.diskLimitBytes > 0) {
+      await step(log, clock, 'limiting the clone', 'clone limited', () => deps.storage.limit(clone, deps.safety.diskLimitBytes));
+    }
     const host = deps.network === 'host';
     // Host networking has no Docker-chosen port: the instance keeps its port, or gets a free one now.
     const listen = host ? { address: deps.publishIp, port: inst.port ?? (await deps.net.freePort(deps.publishIp)) } : undefined;
@@ -190,15 +192,12 @@ export async function provision(
       if (info && !info.running) log.warn({ output: tail(await deps.runtime.logs(containerId, 15)) }, 'the server exited while starting');
       throw new AppError('timeout', `${messageOf(e)}${info && !info.running ? `; the server exited (exit code ${info.exitCode ?? '?'}): the controller's log has its output` : ''}`);
     }
-    await limiting;
     return {
       port,
       containerId,
       timings: { cloneMs: t1 - t0, startMs: t2 - t1, rotateMs: secured.rotateMs, probeMs: secured.probeMs, totalMs: clock.now() - t0 },
     };
   } catch (e) {
-    // Let the limit's commands finish before the clone goes, so none of them acts on a deleted volume.
-    await limiting.catch(() => undefined);
     if (opts.keepClone) await deps.runtime.removeAll(instanceSelector(deps.home, inst.id)).catch(() => undefined);
     else await teardown(deps, inst.id).catch(() => undefined);
     throw e;
