@@ -14,7 +14,7 @@ import { measureConcurrencySeries, measureDensity } from './lib/scale.js';
 import { measureWake } from './lib/wake.js';
 import { ensureDataset, type Dataset } from './lib/datasets.js';
 import { alive, benchRuntime, removeBenchContainers } from './lib/docker.js';
-import { measureFloor } from './lib/floor.js';
+import { measureFloor, openFloorRig } from './lib/floor.js';
 import { importTemplate, removeStaleDataDirs, seriesName, startBenchController, waitWarm, type BenchController, type Variant } from './lib/harness.js';
 import { describeMachine } from './lib/machine.js';
 import { measureCloneToReady, measureConcurrency, measureResources } from './lib/myaas.js';
@@ -165,7 +165,12 @@ async function measureScale(o: Options, r: Results, bc: BenchController, g: Grou
     }
   }
   if (o.series.includes('concurrency') && pg) {
-    r.concurrencySeries!.push(await measureConcurrencySeries(bc, pg, o.concurrencyNs));
+    const rig = await openFloorRig(pg, await templateInfo(bc, pg.template), o.images[pg.engine], bc.dataDir);
+    try {
+      r.concurrencySeries!.push(await measureConcurrencySeries(bc, pg, o.concurrencyNs, 3, { rig }));
+    } finally {
+      await rig.close();
+    }
     await write();
   }
   if (o.series.includes('density') && pg) {

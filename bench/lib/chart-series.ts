@@ -51,6 +51,9 @@ export function renderConcurrencyChart(r: Results): string | null {
     series: r.concurrencySeries.flatMap((c) => [
       { label: `last instance ready (${c.size})`, points: c.points.map((p) => ({ x: p.n, y: p.allReadyMs / 1000 })) },
       { label: `median instance (${c.size})`, points: c.points.map((p) => ({ x: p.n, y: p.perInstance.median / 1000 })), dashed: true },
+      ...(c.points.some((p) => p.floorAllMs)
+        ? [{ label: `floor: N plain clone-to-queries at once (${c.size})`, points: c.points.flatMap((p) => (p.floorAllMs ? [{ x: p.n, y: p.floorAllMs / 1000 }] : [])), dashed: true }]
+        : []),
     ]),
   };
   const c0 = r.concurrencySeries[0];

@@ -47,13 +47,15 @@ function concurrency(r: Results): string[] {
   const L = [
     '## Concurrency', '',
     'N creates sent at once (POST ?wait=600 each, then a first query on each URL); "all ready" is from the first request until the last query returned. ' +
-      'N = 1 is the median of single cold clone-to-ready runs made one after another in the same run.', '',
-    '| size | N | all ready | × one cold clone | median instance (p95) | succeeded | failed | errors | destroying all |', '|---|---:|---:|---:|---:|---:|---:|---|---:|',
+      'N = 1 is the median of single cold clone-to-ready runs made one after another in the same run. ' +
+      '"floor, N at once": right after, N plain-command clone-to-queries (btrfs snapshot, docker create, start, inspect, first query; no controller) started at once, until the last query answered: what the machine itself allows.', '',
+    '| size | N | all ready | × one cold clone | floor, N at once | myaas / floor | median instance (p95) | succeeded | failed | errors | destroying all |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const c of r.concurrencySeries) {
     for (const p of c.points) {
       L.push(
-        `| ${c.size} | ${p.n} | ${fmtMs(p.allReadyMs)} | ${(p.allReadyMs / c.single.median).toFixed(1)}× | ${fmtMs(p.perInstance.median)} (${fmtMs(p.perInstance.p95)}) | ${p.ok} | ${p.failed} | ` +
+        `| ${c.size} | ${p.n} | ${fmtMs(p.allReadyMs)} | ${(p.allReadyMs / c.single.median).toFixed(1)}× | ` +
+          `${p.floorAllMs ? fmtMs(p.floorAllMs) : '–'} | ${p.floorAllMs ? `${(p.allReadyMs / p.floorAllMs).toFixed(2)}×` : '–'} | ${fmtMs(p.perInstance.median)} (${fmtMs(p.perInstance.p95)}) | ${p.ok} | ${p.failed} | ` +
           `${p.errors.map((e) => `${e.n}× ${e.error.replace(/\|/g, '\\|')}`).join('; ') || '–'} | ${Number.isFinite(p.destroyAllMs) ? fmtMs(p.destroyAllMs) : '–'} |`,
       );
     }

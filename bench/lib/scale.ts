@@ -6,6 +6,7 @@ import { firstQuery, sampleQuery } from './clients.js';
 import type { BenchController } from './harness.js';
 import { cloneToReady, createReady, destroy } from './myaas.js';
 import type { SizeSpec } from './options.js';
+import type { FloorRig } from './floor.js';
 import { calm, calmStep, fmtBytes, fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
 
 /** Error messages with how often each occurred, most frequent first. */
@@ -42,6 +43,12 @@ export interface ConcurrencyPoint {
   errors: Array<{ error: string; n: number }>;
   perInstance: Stats;
   destroyAllMs: number;
+  /**
+   * The floor at the same N: N plain-command clone-to-queries (btrfs snapshot, docker create, start,
+   * inspect, first query; floor.ts) started at once, until the last query answered. What the machine
+   * itself (Docker, the CPU, the pool) allows for N at once; null where not measured.
+   */
+  floorAllMs?: number | null;
 }
 
 export interface ConcurrencySeriesResult {
@@ -74,7 +81,17 @@ async function atOnce(bc: BenchController, s: SizeSpec, n: number): Promise<Conc
   return { n, allReadyMs, ok: ms.length, failed: errors.length, errors: tally(errors), perInstance: stats(ms), destroyAllMs: gone.ms };
 }
 
-export async function measureConcurrencySeries(bc: BenchController, s: SizeSpec, ns: number[], singleRuns = 3): Promise<ConcurrencySeriesResult> {
+/** N plain-command clone-to-queries at once (the floor's "bridge + published port"): until the last query. */
+async function floorAtOnce(rig: FloorRig, n: number, base: number): Promise<{ allMs: number; failed: number }> {
+  await calmStep();
+  const rs = await Promise.allSettled(Array.from({ length: n }, (_, i) => rig.run('bridge + published port', base + i)));
+  const ok = rs.flatMap((r) => (r.status === 'fulfilled' ? [r.value.totalMs] : []));
+  return { allMs: round1(ok.length ? Math.max(...ok) : NaN), failed: rs.length - ok.length };
+}
+
+export async function measureConcurrencySeries(
+  bc: BenchController, s: SizeSpec, ns: number[], singleRuns = 3, floor?: { rig: FloorRig },
+): Promise<ConcurrencySeriesResult> {
   await calm();
   const w = await cloneToReady(bc, s, `b-cs-single-w`);
   await destroy(bc, w.id);
@@ -87,7 +104,15 @@ export async function measureConcurrencySeries(bc: BenchController, s: SizeSpec,
   const st = stats(single);
   say(`${s.id} ${bc.driver}: single cold clone-to-ready median ${fmtMs(st.median)} (${singleRuns} runs)`);
   const points: ConcurrencyPoint[] = [{ n: 1, allReadyMs: st.median, ok: singleRuns, failed: 0, errors: [], perInstance: st, destroyAllMs: NaN }];
-  for (const n of ns.filter((x) => x > 1)) points.push(await atOnce(bc, s, n));
+  for (const n of ns.filter((x) => x > 1)) {
+    const point = await atOnce(bc, s, n);
+    if (floor) {
+      const f = await floorAtOnce(floor.rig, n, n * 1000);
+      point.floorAllMs = f.failed ? null : f.allMs;
+      say(`${s.id} floor: ${n} at once with plain commands: the last query after ${fmtMs(f.allMs)}${f.failed ? ` (${f.failed} failed)` : ''}; myaas ${fmtMs(point.allReadyMs)}`);
+    }
+    points.push(point);
+  }
   return { series: bc.driver, size: s.id, single: st, points };
 }
 
