@@ -8,6 +8,18 @@ import { createPaths } from '../../controller/domain/layout.js';
 import type { Store } from '../../controller/app/ports.js';
 import { buildCore, DATA } from '../helpers/fakes/core.js';
 
+type Core = ReturnType<typeof buildCore>;
+
+/** The reaper over `core`'s world, with the state DB and the importer's answer given by the test. */
+function reaperOf(core: Core, store: Store, isRunning: () => boolean) {
+  return createReaper({
+    store, runtime: core.world.runtime, storage: core.world.storage, files: core.world.files,
+    importer: { isRunning, start: () => Promise.reject(new Error('no import expected')) },
+    reconciler: core.reconciler, changes: { publish: () => undefined } as never, paths: createPaths(DATA), clock: core.clock,
+    home: DATA, telemetry: { swept: () => undefined }, log: core.log,
+  });
+}
+
 describe('the sweep and an import that ends while it runs', () => {
   it('keeps the datadir of a version that became ready after the sweep listed it as importing', async () => {
     const core = buildCore();
@@ -31,12 +43,7 @@ describe('the sweep and an import that ends while it runs', () => {
         };
       },
     }) as Store;
-    const reaper = createReaper({
-      store, runtime: core.world.runtime, storage: core.world.storage, files: core.world.files,
-      importer: { isRunning: () => running, start: () => Promise.reject(new Error('no import expected')) },
-      reconciler: core.reconciler, changes: { publish: () => undefined } as never, paths: createPaths(DATA), clock: core.clock,
-      home: DATA, telemetry: { swept: () => undefined }, log: core.log,
-    });
+    const reaper = reaperOf(core, store, () => running);
     const report = await reaper.run();
     expect(finished).toBe(true);
     expect(report.removed).toEqual([]);
@@ -48,12 +55,7 @@ describe('the sweep and an import that ends while it runs', () => {
     const core = buildCore();
     const latest = await core.addVersion('chinook');
     const dead = await core.addVersion('chinook', { status: 'importing', readyAt: null });
-    const reaper = createReaper({
-      store: core.store, runtime: core.world.runtime, storage: core.world.storage, files: core.world.files,
-      importer: { isRunning: () => false, start: () => Promise.reject(new Error('nothing waits for it')) },
-      reconciler: core.reconciler, changes: { publish: () => undefined } as never, paths: createPaths(DATA), clock: core.clock,
-      home: DATA, telemetry: { swept: () => undefined }, log: core.log,
-    });
+    const reaper = reaperOf(core, core.store, () => false);
     const report = await reaper.run();
     expect(report.removed).toEqual([`${DATA}/templates/chinook/${dead.id}`]);
     expect(core.world.volumes.has(`${DATA}/templates/chinook/${latest.id}`)).toBe(true);
@@ -79,12 +81,7 @@ describe('the interrupted-import check and an import that ends while it runs', (
         };
       },
     }) as Store;
-    const reaper = createReaper({
-      store, runtime: core.world.runtime, storage: core.world.storage, files: core.world.files,
-      importer: { isRunning: () => running, start: () => Promise.reject(new Error('no import expected')) },
-      reconciler: core.reconciler, changes: { publish: () => undefined } as never, paths: createPaths(DATA), clock: core.clock,
-      home: DATA, telemetry: { swept: () => undefined }, log: core.log,
-    });
+    const reaper = reaperOf(core, store, () => running);
     const report = await reaper.run();
     expect(running).toBe(false);
     expect(report.interrupted).toBe(0);
