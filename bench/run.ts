@@ -138,7 +138,12 @@ function settings(o: Options): Record<string, string> {
       : {}),
     ...(o.series.includes('concurrency') ? { 'concurrency series': `smallest PostgreSQL size; N = ${o.concurrencyNs.join(', ')} (N = 1: median of 3 single runs after one uncounted)` } : {}),
     ...(o.series.includes('density')
-      ? { density: `smallest PostgreSQL size; steps ${o.densitySteps.join(', ')} instances, filled ${o.quick ? 10 : 20} at a time; ${o.densityCreates} creates per step; idle window ${o.densityIdleMs / 1000} s` }
+      ? {
+          density:
+            `smallest PostgreSQL size; steps ${o.densitySteps.join(', ')} instances, filled ${o.quick ? 10 : 20} at a time; one uncounted create and floor run first; ` +
+            `${o.densityCreates} creates per step, each followed or preceded (alternating) by a plain-command floor run; idle window ${o.densityIdleMs / 1000} s; ` +
+            (o.quick ? 'no wait for a calm machine before each step (quick)' : 'before each step the bench waits (at most 300 s) until the 1-minute load average is at most the number of cores'),
+        }
       : {}),
     ...(o.series.includes('wake') ? { wake: `smallest size of each engine, ${o.wakeRounds} rounds each; memory of ${o.wakeInstances} instances` } : {}),
   };
@@ -174,7 +179,12 @@ async function measureScale(o: Options, r: Results, bc: BenchController, g: Grou
     await write();
   }
   if (o.series.includes('density') && pg) {
-    r.density!.push(await measureDensity(bc, pg, o.densitySteps, { creates: o.densityCreates, idleMs: o.densityIdleMs, batch: o.quick ? 10 : 20 }));
+    const rig = await openFloorRig(pg, await templateInfo(bc, pg.template), o.images[pg.engine], bc.dataDir);
+    try {
+      r.density!.push(await measureDensity(bc, pg, o.densitySteps, { creates: o.densityCreates, idleMs: o.densityIdleMs, batch: o.quick ? 10 : 20 }, { rig }));
+    } finally {
+      await rig.close();
+    }
     await write();
   }
 }

@@ -1,5 +1,6 @@
 // The charts of issue 12's series, next to chart.svg: floor.svg, concurrency.svg, density.svg, wake.svg.
 // Each is null when its series was not measured.
+import { densityGrowth, LIMIT } from './density-growth.js';
 import type { Results } from './results.js';
 import { renderBarChart, renderLineChart, type Bar, type LinePanel } from './svg.js';
 
@@ -68,11 +69,30 @@ export function renderDensityChart(r: Results): string | null {
   const xs = (d: NonNullable<Results['density']>[number], f: (p: (typeof d.points)[number]) => number) => d.points.map((p) => ({ x: p.n, y: f(p) }));
   const panels: LinePanel[] = [];
   const empty = r.density[0].points.find((p) => p.n === 0);
+  const floorPts = (d: NonNullable<Results['density']>[number]) => d.points.flatMap((p) => (p.floor?.create.n ? [{ x: p.n, y: p.floor.create.median }] : []));
+  const hasFloor = r.density.some((d) => floorPts(d).length > 0);
   panels.push({
-    title: 'create (clone-to-ready, median)', xLabel: 'instances present', yLabel: 'ms', yFormat: ms,
-    series: r.density.map((d) => ({ label: `create (${d.size})`, points: xs(d, (p) => p.create.median) })),
-    ...(empty ? { target: { y: 1.2 * empty.create.median, label: '1.2 × empty host' } } : {}),
+    title: 'create (median)', xLabel: 'instances present', yLabel: 'ms', yFormat: ms,
+    series: r.density.flatMap((d) => [
+      { label: `myaas clone-to-ready (${d.size})`, points: xs(d, (p) => p.create.median) },
+      ...(floorPts(d).length ? [{ label: `floor: plain commands, clone-to-first-query (${d.size})`, points: floorPts(d), dashed: true }] : []),
+    ]),
+    ...(empty ? { target: { y: 1.2 * empty.create.median, label: '1.2 × empty host (myaas)' } } : {}),
   });
+  if (hasFloor) {
+    // Each against its own empty-host value: how much of the growth the host shows without myaas.
+    panels.push({
+      title: 'create ÷ its empty-host value', xLabel: 'instances present', yLabel: '× empty host', yFormat: (v) => `${v}×`,
+      target: { y: LIMIT, label: `${LIMIT}× (target)` },
+      series: r.density.flatMap((d) => {
+        const g = densityGrowth(d.points);
+        return [
+          { label: `myaas clone-to-ready (${d.size})`, points: g.filter((q) => Number.isFinite(q.myaasX)).map((q) => ({ x: q.n, y: q.myaasX })) },
+          { label: `floor: plain commands, clone-to-first-query (${d.size})`, points: g.flatMap((q) => (q.floorX !== null ? [{ x: q.n, y: q.floorX }] : [])), dashed: true },
+        ];
+      }),
+    });
+  }
   panels.push({
     title: 'GET /api/v1/instances (median)', xLabel: 'instances present', yLabel: 'ms', yFormat: ms, target: { y: 50, label: '50 ms' },
     series: r.density.flatMap((d) => [
@@ -91,7 +111,12 @@ export function renderDensityChart(r: Results): string | null {
     title: 'bench process (controller) RSS', xLabel: 'instances present', yLabel: 'MiB', yFormat: (v) => `${v}`,
     series: r.density.map((d) => ({ label: 'RSS (MiB)', points: xs(d, (p) => Math.round(p.rssBytes / 2 ** 20)) })),
   });
-  return renderLineChart(panels, 'The controller runs in the bench process: RSS is the controller plus the bench\'s idle client.', 330, 320);
+  const loads = r.density.flatMap((d) => d.points.flatMap((p) => (p.calm ? [`${p.n}: ${p.calm.loadAtStart}`] : [])));
+  return renderLineChart(
+    panels,
+    `The controller runs in the bench process: RSS is the controller plus the bench's idle client.${loads.length ? ` 1-minute load when each step's creates began (instances: load): ${loads.join(', ')}.` : ''}`,
+    hasFloor ? 300 : 330, 320,
+  );
 }
 
 /** Wake-to-first-query on suspended instances beside the direct path on running ones. */

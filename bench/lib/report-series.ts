@@ -1,4 +1,5 @@
 // results.md sections of issue 12's series: floor under I/O, concurrency, density, wake.
+import { calmNote, densityGrowth, growthVerdict } from './density-growth.js';
 import type { Results } from './results.js';
 import { fmtBytes, fmtMs } from './util.js';
 
@@ -90,8 +91,35 @@ function density(r: Results): string[] {
     L.push('', `Destroying all ${Math.max(...d.points.map((p) => p.n))} at the end, ${d.batch} at a time: ${fmtMs(d.destroyAllMs)}.${errs.length ? ` Errors: ${errs.map((e) => `${e.n}× ${e.error}`).join('; ')}.` : ''}`);
     const top = d.points[d.points.length - 1];
     if (top) L.push('', `Calls per sweep at ${top.n} instances: ${Object.entries(top.callsPerPass.byName).map(([k, v]) => `\`${k}\` ${v}`).join(', ') || 'none'}.`);
+    L.push(...densityFloor(d));
   }
   L.push('', '![create time, list latency, sweep and memory against the number of instances](density.svg)', '');
+  return L;
+}
+
+/** The create times beside the plain-command floor's at each step, each against its own empty-host value, and the load. */
+function densityFloor(d: NonNullable<Results['density']>[number]): string[] {
+  const measured = d.points.some((p) => p.floor || p.calm);
+  if (!measured) return [];
+  const x = (v: number | null) => (v === null || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
+  const L = [
+    '', `Create beside the floor (${d.size}): at each step, with the instances present, myaas's creates and as many plain-command clone-to-first-queries ` +
+      '(btrfs snapshot, `docker create`, `start`, `inspect`, first query over a published port; then `docker rm -f` and the snapshot deleted) alternate; ' +
+      'medians, each also divided by its own value on the empty host. The floor\'s growth is the host\'s (idle servers, Docker with that many containers, the kernel); ' +
+      'what myaas grows beyond it is myaas\'s. Load: the 1-minute load average when the step\'s creates began, and whether the bench first waited for it to fall to the number of cores.', '',
+    '| size | instances | myaas create | × empty | floor | × empty | myaas / floor | load at start (calm wait) | load at end | floor failures |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const [i, g] of densityGrowth(d.points).entries()) {
+    const p = d.points[i];
+    const fe = p.floor?.errors ?? [];
+    L.push(
+      `| ${d.size} | ${g.n} | ${fmtMs(g.myaasMs)} | ${x(g.myaasX)} | ${g.floorMs === null ? '–' : fmtMs(g.floorMs)} | ${x(g.floorX)} | ${x(g.myaasOverFloor)} | ` +
+        `${calmNote(p.calm)} | ${p.load} | ${fe.length ? fe.map((e) => `${e.n}× ${e.error.replace(/\|/g, '\\|')}`).join('; ') : '–'} |`,
+    );
+  }
+  const top = densityGrowth(d.points).at(-1);
+  if (top && top.n > 0) L.push('', `At ${top.n} instances: ${growthVerdict(top)}.`);
   return L;
 }
 

@@ -1,6 +1,7 @@
 // The shape of bench/results/results.json and the issue's targets, judged from it.
 import type { AltResult } from './alternatives.js';
 import type { Dataset } from './datasets.js';
+import { calmNote, densityGrowth, growthVerdict } from './density-growth.js';
 import type { FloorResult } from './floor.js';
 import type { FloorIoResult } from './floor-io.js';
 import type { ConcurrencySeriesResult, DensityResult } from './scale.js';
@@ -186,9 +187,17 @@ export function seriesTargets(r: Results): Target[] {
     const top = d.points[d.points.length - 1];
     const at = top ? `at ${top.n} instances` : '';
     const valid = !!top && top.n > 0;
+    // The floor's own growth beside it: whether the host or myaas stands between the step and the target.
+    const g = valid ? densityGrowth(d.points).at(-1) : undefined;
+    const floorPart = g && empty && g.floorMs !== null && g.floorX !== null
+      ? `; floor (plain commands) ${fmtMs(g.floorMs)} vs ${fmtMs(densityGrowth(d.points).find((q) => q.n === 0)?.floorMs ?? NaN)} empty: ${x(g.floorX)}; ${growthVerdict(g)}`
+      : '; floor not measured';
     t.push({
       target: `create with N instances present ≤ 1.2× an empty host (${d.size})`,
-      measured: valid && empty ? `${fmtMs(top.create.median)} ${at} vs ${fmtMs(empty.create.median)} empty: ${x(top.create.median / empty.create.median)}` : 'not measured',
+      measured: valid && empty
+        ? `${fmtMs(top.create.median)} ${at} vs ${fmtMs(empty.create.median)} empty: ${x(top.create.median / empty.create.median)}${floorPart}` +
+          `${top.calm ? `; load at start ${calmNote(top.calm)}` : ''}`
+        : 'not measured',
       met: valid && empty ? top.create.median <= 1.2 * empty.create.median : null,
     });
     const lists = top ? { 'first page': top.list.firstPage, template: top.list.byTemplate, owner: top.list.byOwner, status: top.list.byStatus } : {};

@@ -7,7 +7,8 @@ import type { BenchController } from './harness.js';
 import { cloneToReady, createReady, destroy } from './myaas.js';
 import type { SizeSpec } from './options.js';
 import type { FloorRig } from './floor.js';
-import { calm, calmStep, fmtBytes, fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
+import { densityGrowth } from './density-growth.js';
+import { calm, calmLimit, calmStep, fmtBytes, fmtMs, round1, say, sleep, stats, type Stats } from './util.js';
 
 /** Error messages with how often each occurred, most frequent first. */
 export function tally(errors: string[]): Array<{ error: string; n: number }> {
@@ -133,7 +134,26 @@ export interface DensityPoint {
   /** CPU of the bench process over the idle window, % of one core */
   idleCpuPercent: number;
   idleWindowMs: number;
+  /** 1-minute load average at the end of the step (after the idle window) */
   load: number;
+  /**
+   * The plain-command floor at this step, with the same n instances present: btrfs snapshot, docker
+   * create, start, inspect, first query over a published port (floor.ts), `creates` runs interleaved
+   * with myaas's, each removed again. Absent in results written before it was measured.
+   */
+  floor?: { create: Stats; errors: Array<{ error: string; n: number }> };
+  /** how settled the machine was when the step's creates began */
+  calm?: {
+    /** 1-minute load average when the creates began (after any wait) */
+    loadAtStart: number;
+    /** how long the bench waited for the load to fall to the number of cores before the step */
+    waitedMs: number;
+    /** false: a quick run, which does not wait at each step */
+    checked: boolean;
+    /** the load was at most the number of cores when the creates began */
+    settled: boolean;
+    cores: number;
+  };
   /** creates that failed while filling up to n */
   fillErrors: Array<{ error: string; n: number }>;
 }
@@ -174,13 +194,37 @@ async function allPages(bc: BenchController): Promise<{ ms: number; pages: numbe
   return { ms: performance.now() - t0, pages, rows };
 }
 
-async function measurePoint(bc: BenchController, s: SizeSpec, n: number, creates: number, idleMs: number, fillErrors: string[]): Promise<DensityPoint> {
-  await calmStep();
+async function measurePoint(
+  bc: BenchController, s: SizeSpec, n: number, creates: number, idleMs: number, fillErrors: string[], rig: FloorRig | undefined,
+): Promise<DensityPoint> {
+  const waitedMs = await calmStep();
+  const cores = os.cpus().length;
+  const loadAtStart = round1(os.loadavg()[0]);
   const create: number[] = [];
-  for (let i = 0; i < creates; i++) {
+  const floorMs: number[] = [];
+  const floorErrors: string[] = [];
+  const mine = async (i: number) => {
     const r = await cloneToReady(bc, s, `b-dn-probe-${n}-${i}`);
     await destroy(bc, r.id);
     create.push(r.totalMs);
+  };
+  const floor = async (i: number) => {
+    if (!rig) return;
+    try {
+      floorMs.push((await rig.run('bridge + published port', n * 1000 + i)).totalMs);
+    } catch (e) {
+      floorErrors.push(why(e));
+    }
+  };
+  // Interleaved, the order alternating, so both see the same machine and neither always follows the other's removal.
+  for (let i = 0; i < creates; i++) {
+    if (i % 2 === 0) {
+      await mine(i);
+      await floor(i);
+    } else {
+      await floor(i);
+      await mine(i);
+    }
   }
   const reps = 5;
   const pagesRuns = [await allPages(bc), await allPages(bc), await allPages(bc)];
@@ -219,22 +263,46 @@ async function measurePoint(bc: BenchController, s: SizeSpec, n: number, creates
     n, create: stats(create), list, pass: stats(pass), callsPerPass: { docker: sum('docker.'), statedb: sum('statedb.'), byName },
     rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, idleCpuPercent: round1(((c1.user + c1.system) / 1000 / wall) * 100), idleWindowMs: round1(wall),
     load: round1(os.loadavg()[0]), fillErrors: tally(fillErrors),
+    ...(rig ? { floor: { create: stats(floorMs), errors: tally(floorErrors) } } : {}),
+    calm: { loadAtStart, waitedMs, checked: calmLimit.eachStep, settled: loadAtStart <= cores, cores },
   };
   say(
-    `${s.id} density n=${n}: create median ${fmtMs(p.create.median)}; list first page ${fmtMs(list.firstPage.median)}, all ${list.pages} pages ${fmtMs(list.allPages.median)}, ` +
+    `${s.id} density n=${n}: create median ${fmtMs(p.create.median)}${rig ? `, floor ${fmtMs(p.floor!.create.median)}${floorErrors.length ? ` (${floorErrors.length} failed: ${floorErrors[0]})` : ''}` : ''}; list first page ${fmtMs(list.firstPage.median)}, all ${list.pages} pages ${fmtMs(list.allPages.median)}, ` +
       `by template ${fmtMs(list.byTemplate.median)}, owner ${fmtMs(list.byOwner.median)}, status ${fmtMs(list.byStatus.median)}; ` +
       `sweep ${fmtMs(p.pass.median)} with ${p.callsPerPass.docker} Docker calls; RSS ${fmtBytes(p.rssBytes)}, idle CPU ${p.idleCpuPercent}%`,
   );
   return p;
 }
 
-/** Fills the host to each step (batch at a time, create ?wait), measures, and destroys everything at the end. */
-export async function measureDensity(bc: BenchController, s: SizeSpec, steps: number[], o: { creates: number; idleMs: number; batch: number }): Promise<DensityResult> {
+/** The step's create times beside the floor's, each against its own empty-host value, and the load: one log line. */
+function growthLine(s: SizeSpec, points: DensityPoint[]): string {
+  const g = densityGrowth(points)[points.length - 1];
+  const p = points[points.length - 1];
+  const x = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(2)}×`);
+  const c = p.calm;
+  return (
+    `${s.id} density n=${p.n}: create myaas ${fmtMs(g.myaasMs)} (${x(g.myaasX)} empty), floor ${g.floorMs === null ? 'n/a' : fmtMs(g.floorMs)} (${x(g.floorX)} empty), ` +
+    `myaas / floor ${x(g.myaasOverFloor)}; load ${c?.loadAtStart} at start, ${p.load} at end${c ? `, ${c.checked ? `waited ${fmtMs(c.waitedMs)} for calm` : 'no calm wait (quick)'}` : ''}`
+  );
+}
+
+/**
+ * Fills the host to each step (batch at a time, create ?wait), measures, and destroys everything at the end.
+ * With a floor rig, each step also times the plain-command floor beside myaas's creates.
+ */
+export async function measureDensity(
+  bc: BenchController, s: SizeSpec, steps: number[], o: { creates: number; idleMs: number; batch: number }, floor?: { rig: FloorRig },
+): Promise<DensityResult> {
   const present: string[] = [];
   const points: DensityPoint[] = [];
   let made = 0;
   let gone: { ms: number; errors: string[] } = { ms: NaN, errors: [] };
   try {
+    // Not counted: the first of each after the controller started (page cache, Docker's first network set-up),
+    // which would otherwise inflate the empty host's value that every step is compared with.
+    const w = await cloneToReady(bc, s, 'b-dn-warm');
+    await destroy(bc, w.id);
+    await floor?.rig.run('bridge + published port', 1e9).catch((e) => say(`${s.id} density: the floor's warm-up run failed: ${why(e)}`));
     for (const n of steps) {
       const errors: string[] = [];
       const t0 = performance.now();
@@ -249,7 +317,8 @@ export async function measureDensity(bc: BenchController, s: SizeSpec, steps: nu
       if (present.length < n) say(`${s.id} density: only ${present.length} of ${n} instances could be made: ${tally(errors)[0]?.error}`);
       else if (n) say(`${s.id} density: ${n} instances present (filled in ${fmtMs(performance.now() - t0)})`);
       await sleep(2000);
-      points.push(await measurePoint(bc, s, present.length, o.creates, o.idleMs, errors));
+      points.push(await measurePoint(bc, s, present.length, o.creates, o.idleMs, errors, floor?.rig));
+      say(growthLine(s, points));
     }
   } finally {
     gone = await destroyAll(bc, await liveNamed(bc, 'b-dn-'), o.batch);
