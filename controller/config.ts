@@ -142,7 +142,46 @@ const schema = z.object({
   // --- end of issue 9 keys ---
   // many hosts (docs/many-hosts.md): where `myaas volume-plugin` listens; the file name is the driver name
   MYAAS_VOLUME_SOCKET: z.string().default('/run/docker/plugins/myaas.sock'),
+  // docker: instances on this host's Docker engine; swarm: instances as Swarm services on the nodes
+  MYAAS_RUNTIME: z.enum(['docker', 'swarm']).default('docker'),
+  MYAAS_SWARM_MANAGER: z.string().optional(),
+  MYAAS_SWARM_NODE_ENGINES: z.string().optional(),
+  MYAAS_SWARM_NODE_POOLS: z.string().optional(),
+  MYAAS_VOLUME_DRIVER: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'a volume driver name such as myaas').default('myaas'),
 });
+
+/** `myaas-node1=unix:///run/x.sock,myaas-node2=tcp://10.0.0.2:2375` → { hostname: value } */
+export function parseNodeMap(s: string | undefined, key: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list(s)) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})=(.+)$/.exec(item);
+    if (!m) throw new Error(`${key} entry ${JSON.stringify(item)} is not <node hostname>=<value>`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** Many hosts: the Swarm the instances run on, and how the controller reaches each node. */
+function swarmConfig(e: z.infer<typeof schema>) {
+  if (e.MYAAS_RUNTIME !== 'swarm') return null;
+  if (parseDuration(e.MYAAS_IDLE_SUSPEND) > 0) {
+    throw new Error('MYAAS_IDLE_SUSPEND is not available with MYAAS_RUNTIME=swarm yet (a suspended instance\'s port would have to be held on its node): leave it unset');
+  }
+  if (e.MYAAS_NETWORK === 'host') throw new Error('MYAAS_NETWORK=host does not apply to MYAAS_RUNTIME=swarm: an instance publishes its port on its node');
+  const pools = parseNodeMap(e.MYAAS_SWARM_NODE_POOLS, 'MYAAS_SWARM_NODE_POOLS');
+  if (!Object.keys(pools).length) {
+    throw new Error('MYAAS_RUNTIME=swarm needs MYAAS_SWARM_NODE_POOLS (node hostname=its pool as this host mounts it, comma-separated): templates are shipped there');
+  }
+  return {
+    /** a manager's Docker endpoint (DOCKER_HOST form); null: DOCKER_HOST or the local socket */
+    manager: e.MYAAS_SWARM_MANAGER ?? e.DOCKER_HOST ?? null,
+    /** node hostname → its own Docker endpoint (exec, memory, removing its volumes) */
+    engines: parseNodeMap(e.MYAAS_SWARM_NODE_ENGINES, 'MYAAS_SWARM_NODE_ENGINES'),
+    /** node hostname → its pool (MYAAS_DATA_DIR of its volume plugin) as mounted on this host */
+    pools,
+    volumeDriver: e.MYAAS_VOLUME_DRIVER,
+  };
+}
 
 /** `10%` (of the pool) or a size such as `2g`. */
 function parseReserve(s: string): { percent: number } | { bytes: number } {
@@ -163,13 +202,16 @@ function pair(cert: string | undefined, key: string | undefined, name: string): 
 export type Config = ReturnType<typeof toConfig>;
 
 function toConfig(e: z.infer<typeof schema>) {
-  const range = e.MYAAS_PORT_RANGE ? /^([0-9]+)-([0-9]+)$/.exec(e.MYAAS_PORT_RANGE) : null;
+  let range = e.MYAAS_PORT_RANGE ? /^([0-9]+)-([0-9]+)$/.exec(e.MYAAS_PORT_RANGE) : null;
   if (e.MYAAS_PORT_RANGE && (!range || Number(range[1]) > Number(range[2]))) {
     throw new Error(`MYAAS_PORT_RANGE must be like 20000-20999, got ${e.MYAAS_PORT_RANGE}`);
   }
   if (e.MYAAS_LEADER_LOCK === 'true' && !e.DATABASE_URL) {
     throw new Error('MYAAS_LEADER_LOCK=true needs DATABASE_URL (a PostgreSQL state DB that the controllers share); without it one controller runs per data dir');
   }
+  const swarm = swarmConfig(e);
+  // Ports are the controller's to give on a cluster: two nodes' own choices could coincide.
+  if (swarm && !range) range = /^([0-9]+)-([0-9]+)$/.exec('20000-29999');
   const publicUrl = (e.MYAAS_PUBLIC_URL ?? `http://${e.MYAAS_PUBLIC_HOST}:${e.MYAAS_PORT}`).replace(/\/+$/, '');
   return {
     port: e.MYAAS_PORT,
@@ -217,6 +259,9 @@ function toConfig(e: z.infer<typeof schema>) {
     /** controllers sharing DATABASE_URL elect one active one with an advisory lock; the others stand by */
     leaderLock: !!e.DATABASE_URL && e.MYAAS_LEADER_LOCK !== 'false',
     dockerHost: e.DOCKER_HOST ?? null,
+    /** the runtime instances run on; imports always run on this host's Docker engine (DOCKER_HOST) */
+    runtime: e.MYAAS_RUNTIME,
+    swarm,
     github: {
       webhookSecret: e.MYAAS_GITHUB_WEBHOOK_SECRET ?? null,
       token: e.MYAAS_GITHUB_TOKEN ?? null,

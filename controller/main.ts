@@ -8,7 +8,7 @@ import type { Hono } from 'hono';
 import { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { messageOf } from './domain/errors.js';
-import { homeSelector } from './domain/labels.js';
+import { homeSelector, roleOf } from './domain/labels.js';
 import { createPaths } from './domain/layout.js';
 import type { Logger } from './domain/logger.js';
 import type { EngineName } from './domain/types.js';
@@ -27,6 +27,10 @@ import { lockDataDir, lockDataDirWhenFree } from './host/lock.js';
 import { systemClock } from './lib/clock.js';
 import { createEmitter } from './lib/emitter.js';
 import { createRuntime } from './runtime/index.js';
+import { createSplitRuntime } from './runtime/split.js';
+import { createSwarmRuntime, type SwarmRuntime } from './runtime/swarm.js';
+import { createPoolShipping } from './storage/cluster-pools.js';
+import { createClusterSync } from './jobs/cluster-sync.js';
 import { resolveStorage } from './storage/index.js';
 import type { Importer, InstanceService, Reconciler, Runtime, Storage, Store, Telemetry } from './app/ports.js';
 import { createInstanceService } from './app/instances.js';
@@ -89,7 +93,7 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
       onWait: (holder) => log.warn({ holder }, 'waiting for the data dir: its holder stops once it has lost the leader lock'),
     })
     : await lockDataDir(config.dataDir, opts.command ?? 'serve');
-  const runtime = createRuntime('docker', { dockerHost: config.dockerHost });
+  const { runtime, cluster } = buildRuntime(config);
   const files = createHostFiles(runner);
   const dumps = createDumpSource(config.dumpsDir);
   const paths = createPaths(config.dataDir);
@@ -133,6 +137,9 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
     capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo },
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
     safety: safety.instance,
+    cluster: cluster && config.swarm
+      ? { volumeDriver: config.swarm.volumeDriver, reserveMemoryBytes: Math.min(config.memoryBytes, CLUSTER_RESERVE_BYTES) }
+      : null,
   });
   suspender = createSuspender({
     store, reconciler, engines, listeners: createWakeListeners(), changes, clock, log,
@@ -141,10 +148,24 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
   const warmPool = createWarmPool({
     store, reconciler, handovers, changes, engines, clock, size: config.warmPool, maxInstances: config.maxInstances, probeHost: config.probeHost, log,
   });
-  // A template's new version: its waiting instances can be built, and warm pools move to it.
+  // Many hosts: versions shipped to the nodes' pools, nodes labelled with what they hold.
+  const clusterSync = cluster && config.swarm
+    ? createClusterSync({ nodes: cluster, shipping: createPoolShipping({ source: config.dataDir, pools: config.swarm.pools, runner }), store, home, log })
+    : null;
+  const syncCluster = async () => {
+    if (!clusterSync) return;
+    const r = await clusterSync.sync();
+    if (r.shipped.length || r.failed.length) log.info({ shipped: r.shipped.length, failed: r.failed.length, labelled: r.labelled }, 'template versions synced to the nodes');
+  };
+  // A template's new version: its waiting instances can be built (on a cluster once it is on the
+  // nodes), and warm pools move to it.
   importer.onFinished((template) => {
-    void reconciler.wakeAll({ template, retryFailed: true });
-    void warmPool.refill();
+    void syncCluster()
+      .catch((e) => log.error({ err: messageOf(e) }, 'could not ship the new version to the nodes'))
+      .then(() => {
+        void reconciler.wakeAll({ template, retryFailed: true });
+        void warmPool.refill();
+      });
   });
   const pinnedVersions = new Set(Object.values(config.github.versionPins).flatMap((pins) => Object.values(pins)));
   const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, telemetry, log, pinnedVersions });
@@ -157,7 +178,7 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
       pull: config.github.prTtlSeconds, idle: config.github.idleTtlSeconds, run: config.runTtlSeconds, api: config.instanceTtlSeconds, max: config.maxTtlSeconds,
     },
   });
-  const sweep = () => reaper.run().then(() => warmPool.refill());
+  const sweep = () => syncCluster().then(() => reaper.run()).then(() => warmPool.refill());
 
   const gh = config.github;
   const closers: Array<() => void> = [];
@@ -228,6 +249,8 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
     async start() {
       await runtime.ping();
       await safety.isolate();
+      // Before any instance converges: the nodes must hold the versions instances are placed by.
+      await syncCluster();
       // Follow the engine before the first sweep, so nothing that happens during it is missed.
       unwatch = runtime.watch(homeSelector(home), (e) => reconciler.observe(e));
       // Orphans go before anything else happens; the live instances converge while the API already
@@ -256,6 +279,21 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
       await lock.release();
     },
   };
+}
+
+/** What Swarm sets aside on a node per instance (at most its memory limit): it places by reservations. */
+const CLUSTER_RESERVE_BYTES = 128 * 1024 * 1024;
+
+/**
+ * The runtime instances run on. One host: its Docker engine. A Swarm: instances are services on the
+ * nodes, while imports still run on this host's engine, into this host's pool.
+ */
+function buildRuntime(config: Config): { runtime: Runtime; cluster: SwarmRuntime | null } {
+  const local = createRuntime('docker', { dockerHost: config.dockerHost });
+  if (config.runtime !== 'swarm' || !config.swarm) return { runtime: local, cluster: null };
+  const engines = config.swarm.engines;
+  const cluster = createSwarmRuntime({ managerHost: config.swarm.manager, nodeHost: (n) => engines[n.hostname] ?? null });
+  return { runtime: createSplitRuntime({ local, cluster, onCluster: (labels) => roleOf(labels) === 'instance' }), cluster };
 }
 
 /** Where a command on this machine reaches the controller's API. */

@@ -84,7 +84,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
     // A suspended instance keeps its URL: connecting to it wakes it.
     if ((i.status !== 'ready' && i.status !== 'suspended') || !i.port || !database) return null;
     const engine = deps.engines(i.engine);
-    const c = { host: deps.publicHost, port: i.port, user: engine.adminUser, password: i.password, database };
+    const c = { host: i.host ?? deps.publicHost, port: i.port, user: engine.adminUser, password: i.password, database };
     return { ...c, url: engine.url(c) };
   }
 
@@ -286,7 +286,7 @@ export function createInstanceService(deps: InstanceServiceDeps): InstanceServic
         );
       }
       const engine = deps.engines(i.engine);
-      const now = await engine.readSchema({ host: deps.probeHost, port: i.port, user: engine.adminUser, password: i.password, database: v.database ?? '' });
+      const now = await engine.readSchema({ host: i.host ?? deps.probeHost, port: i.port, user: engine.adminUser, password: i.password, database: v.database ?? '' });
       const diff = diffSchemas(JSON.parse(v.schemaSnapshot) as SchemaSnapshot, now);
       const at = new Date(clock.now());
       await store.updateInstance(id, { schemaDiff: JSON.stringify(diff), schemaDiffAt: at });

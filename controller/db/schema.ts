@@ -43,6 +43,8 @@ export const instances = pgTable(
     port: integer('port'),
     password: text('password').notNull(),
     containerId: text('container_id'),
+    /** the node's address, on a cluster runtime */
+    host: text('host'),
     error: text('error'),
     generation: integer('generation').notNull().default(0),
     appliedGeneration: integer('applied_generation').notNull().default(0),

@@ -52,6 +52,8 @@ export interface InstanceRecord {
   port: number | null;
   password: string;
   containerId: string | null;
+  /** where its server is, on a cluster runtime: the node's address (null on one host: MYAAS_PUBLIC_HOST) */
+  host: string | null;
   error: string | null;
   /** bumped by reset: the reconciler rebuilds the clone when it differs from appliedGeneration */
   generation: number;
@@ -116,7 +118,7 @@ export function newInstanceRecord(
   r: Pick<InstanceRecord, 'id' | 'name' | 'owner' | 'template' | 'engine' | 'password' | 'status' | 'createdAt'> & Partial<InstanceRecord>,
 ): InstanceRecord {
   return {
-    versionId: null, pinnedVersionId: null, desired: 'present', port: null, containerId: null, error: null, generation: 0,
+    versionId: null, pinnedVersionId: null, desired: 'present', port: null, containerId: null, host: null, error: null, generation: 0,
     appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, protected: false, endReason: null, schemaDiff: null,
     schemaDiffAt: null, expiresAt: null, readyAt: null, destroyedAt: null, ...r,
   };

@@ -30,7 +30,16 @@ export interface ProvisionDeps {
    * wake listener lets go of the port here (jobs/suspender.ts).
    */
   beforeStart?: (id: string) => Promise<void>;
+  /**
+   * On a cluster runtime (Swarm): the clone is a volume that the volume driver of whichever node the
+   * server lands on cuts from the template version there; nodes holding the version carry the label
+   * `clusterVersionLabel(version)`. null or absent: one host, the clone is made here.
+   */
+  cluster?: { volumeDriver: string; reserveMemoryBytes: number } | null;
 }
+
+/** The node label that says a node's pool holds a template version completely (shipped, verified). */
+export const clusterVersionLabel = (versionId: string) => `myaas.has.${versionId}`;
 
 /** How an instance's container and clone are held in (see docs/security-host.md). */
 export interface InstanceSafety {
@@ -42,6 +51,36 @@ export interface InstanceSafety {
   diskLimitBytes: number;
   /** host folder with server.crt and server.key readable by an engine's user (`uid:gid`), or null: no TLS */
   tlsDir(engineUser: string): string | null;
+}
+
+/** A cluster instance's volume (cut where it lands), the node labels it needs, what Swarm sets aside. */
+function clusterPlacement(
+  cluster: { volumeDriver: string; reserveMemoryBytes: number },
+  instanceId: string,
+  version: TemplateVersion,
+  dataDir: string,
+  now: number,
+): Pick<ContainerSpec, 'volumes' | 'constraints' | 'reserveMemoryBytes'> {
+  // No disk limit on a node's clone yet: the volume driver does not set one (docs/many-hosts.md).
+  const options: Record<string, string> = { template: version.template, version: version.id };
+  return {
+    // A new name per attempt: a lost node may still hold an earlier attempt's volume of this instance.
+    volumes: [{ name: `myaas-${instanceId}-${now.toString(36)}`, container: dataDir, driver: cluster.volumeDriver, options }],
+    constraints: [`node.labels.${clusterVersionLabel(version.id)}==true`],
+    reserveMemoryBytes: cluster.reserveMemoryBytes,
+  };
+}
+
+/** Waits for Swarm to run an instance's service again (it restarts a stopped task); null: no such service. */
+async function runAgain(deps: Pick<ProvisionDeps, 'runtime' | 'clock' | 'readyTimeoutMs'>, serviceId: string) {
+  const deadline = deps.clock.now() + deps.readyTimeoutMs;
+  for (;;) {
+    const c = await deps.runtime.inspect(serviceId);
+    if (!c) return null;
+    if (c.running && c.hostPort && c.node) return { id: c.id, hostPort: c.hostPort, node: c.node };
+    if (deps.clock.now() > deadline) return null;
+    await deps.clock.sleep(200);
+  }
 }
 
 /** Where the TLS folder is mounted in a container. */
@@ -100,6 +139,8 @@ export async function secure(
 
 export interface Provisioned {
   port: number;
+  /** the node's address on a cluster runtime; null on one host */
+  host: string | null;
   containerId: string;
   timings: ProvisionTimings;
 }
@@ -112,14 +153,18 @@ export async function provision(
   deps: ProvisionDeps,
   inst: InstanceRecord,
   version: TemplateVersion,
-  opts: { keepClone: boolean; log: Logger; onContainer: (containerId: string, port: number) => Promise<void> },
+  opts: { keepClone: boolean; log: Logger; onContainer: (containerId: string, port: number, host: string | null) => Promise<void> },
 ): Promise<Provisioned> {
   const { clock } = deps;
   const { log } = opts;
   const engine = deps.engines(version.engine);
   const t0 = clock.now();
   const clone = deps.paths.instance(inst.id);
-  if (opts.keepClone) {
+  const cluster = deps.cluster ?? null;
+  if (cluster) {
+    // The clone is the service's volume, on its node: removing the service removes it there.
+    if (!opts.keepClone) await step(log, clock, 'removing a previous attempt', 'previous attempt removed', () => deps.runtime.removeAll(instanceSelector(deps.home, inst.id)));
+  } else if (opts.keepClone) {
     // The container vanished but the data is there: serve the same clone again.
     await deps.runtime.removeAll(instanceSelector(deps.home, inst.id));
   } else {
@@ -136,13 +181,14 @@ export async function provision(
     // The limit is in place before the server starts. Set while the container started, its quota
     // commands (a few ms each) held up Docker's start of the container by ~100 ms (bench: the start
     // phase 434 ms with them alongside, 333 ms without, medians of 8 on a quiet machine).
-    if (!opts.keepClone && deps.safety.diskLimitBytes > 0) {
+    if (!cluster && !opts.keepClone && deps.safety.diskLimitBytes > 0) {
       await step(log, clock, 'limiting the clone', 'clone limited', () => deps.storage.limit(clone, deps.safety.diskLimitBytes));
     }
     const host = deps.network === 'host';
     // Host networking has no Docker-chosen port: the instance keeps its port, or gets a free one now.
     const listen = host ? { address: deps.publishIp, port: inst.port ?? (await deps.net.freePort(deps.publishIp)) } : undefined;
-    const tlsDir = deps.safety.tlsDir(engine.user);
+    // The TLS folder is on this host, not on the nodes: cluster instances offer no TLS (docs/many-hosts.md).
+    const tlsDir = cluster ? null : deps.safety.tlsDir(engine.user);
     const spec: ContainerSpec = {
       name: `myaas-${inst.id}`,
       image: version.image,
@@ -152,7 +198,8 @@ export async function provision(
       user: engine.user,
       env: [...engine.env],
       labels: instanceLabels(deps.home, inst, version),
-      binds: [{ host: clone, container: engine.dataDir }, ...(tlsDir ? [{ host: tlsDir, container: TLS_MOUNT, readOnly: true }] : [])],
+      binds: cluster ? [] : [{ host: clone, container: engine.dataDir }, ...(tlsDir ? [{ host: tlsDir, container: TLS_MOUNT, readOnly: true }] : [])],
+      ...(cluster ? clusterPlacement(cluster, inst.id, version, engine.dataDir, clock.now()) : {}),
       publish: { containerPort: engine.port, hostPort: inst.port ?? 0, hostIp: deps.publishIp },
       memoryBytes: deps.memoryBytes,
       nanoCpus: Math.round(deps.cpus * 1e9),
@@ -160,21 +207,27 @@ export async function provision(
       confine: confinement(engine, deps.memoryBytes, deps.safety.pidsLimit),
     };
     await deps.beforeStart?.(inst.id);
-    const started = await step(log, clock, 'starting container', 'container started', () =>
-      deps.runtime.start(spec).catch(async (e) => {
+    const started = await step(log, clock, 'starting container', 'container started', async () => {
+      // On a cluster, the server of a restart is the service Swarm runs again (on its node: same volume).
+      const kept = cluster && opts.keepClone && inst.containerId ? await runAgain(deps, inst.containerId) : null;
+      if (kept) return kept;
+      if (cluster) await deps.runtime.removeAll(instanceSelector(deps.home, inst.id));
+      return deps.runtime.start(spec).catch(async (e) => {
         // A container of this name outlived its clone (crash between the two removals): remove, retry once.
         if (!(e instanceof AppError && e.code === 'conflict' && /name/i.test(e.message))) throw e;
         await deps.runtime.remove(spec.name);
         return deps.runtime.start(spec);
-      }),
-    );
+      });
+    });
     containerId = started.id;
     const port = listen ? listen.port : started.hostPort;
     if (!port) throw new AppError('internal', 'Docker published no host port for the instance');
-    await opts.onContainer(containerId, port);
+    const nodeAddr = started.node?.addr || null;
+    if (cluster && !nodeAddr) throw new AppError('internal', `the cluster did not say which node runs ${spec.name}`);
+    await opts.onContainer(containerId, port, nodeAddr);
     const t2 = clock.now();
     const deadline = t0 + deps.readyTimeoutMs;
-    const conn = { host: deps.probeHost, port, database: version.database ?? '' };
+    const conn = { host: nodeAddr ?? deps.probeHost, port, database: version.database ?? '' };
     let secured: { rotateMs: number; probeMs: number };
     try {
       log.debug('securing and probing…');
@@ -194,6 +247,7 @@ export async function provision(
     }
     return {
       port,
+      host: nodeAddr,
       containerId,
       timings: { cloneMs: t1 - t0, startMs: t2 - t1, rotateMs: secured.rotateMs, probeMs: secured.probeMs, totalMs: clock.now() - t0 },
     };

@@ -180,12 +180,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         const r = await provision(deps, { ...i, port }, version, {
           keepClone,
           log: ilog,
-          onContainer: (containerId, p) => store.updateInstance(i.id, { containerId, port: p }),
+          onContainer: (containerId, p, host) => store.updateInstance(i.id, { containerId, port: p, host }),
         });
-        if (!keepClone && !version.schemaSnapshot) await snapshotSchema(version, r.port, i.password, ilog);
+        if (!keepClone && !version.schemaSnapshot) await snapshotSchema(version, r.host ?? deps.probeHost, r.port, i.password, ilog);
         // A restart keeps counting attempts: a server that stops again soon is crashing in a loop.
         const attempts = keepClone ? i.attempts : 0;
-        if (await markReady(i, { versionId: version.id, port: r.port, containerId: r.containerId, attempts, ...(moved ? { lastFault: moved } : {}) })) {
+        if (await markReady(i, { versionId: version.id, port: r.port, host: r.host, containerId: r.containerId, attempts, ...(moved ? { lastFault: moved } : {}) })) {
           deps.telemetry.provisioned(r.timings, { template: i.template, engine: i.engine });
           ilog.info({ version: version.id, port: r.port, ...r.timings }, keepClone ? 'instance running again' : 'instance ready');
         }
@@ -214,10 +214,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
    * The first instance of a version, before anyone used it, is the template itself: its schema is read
    * then, once, as the baseline of every later schema diff of that version's instances.
    */
-  async function snapshotSchema(version: TemplateVersion, port: number, password: string, ilog: Logger): Promise<void> {
+  async function snapshotSchema(version: TemplateVersion, host: string, port: number, password: string, ilog: Logger): Promise<void> {
     try {
       const engine = deps.engines(version.engine);
-      const snap = await engine.readSchema({ host: deps.probeHost, port, user: engine.adminUser, password, database: version.database ?? '' });
+      const snap = await engine.readSchema({ host, port, user: engine.adminUser, password, database: version.database ?? '' });
       await store.updateVersion(version.id, { schemaSnapshot: JSON.stringify(snap) });
       version.schemaSnapshot = JSON.stringify(snap);
     } catch (e) {
@@ -233,7 +233,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const t0 = clock.now();
     try {
       const session = await h.session?.catch(() => null);
-      const conn = { host: deps.probeHost, port: i.port, database: version.database ?? '' };
+      const conn = { host: i.host ?? deps.probeHost, port: i.port, database: version.database ?? '' };
       await secure(clock, deps.engines(i.engine), conn, { current: h.previousPassword, next: i.password }, t0 + deps.readyTimeoutMs, session);
     } catch (e) {
       ilog.warn({ err: messageOf(e) }, 'warm instance did not take its new password; rebuilding it');
@@ -279,6 +279,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         return destroy(i, ilog);
       case 'check': {
         const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
+        // On a cluster, Swarm replaces the task of a lost node on another node: a new server on a fresh
+        // clone of the version the service was made with. The instance is made again, on the latest.
+        if (deps.cluster && i.host && c?.node && c.node.addr !== i.host) return moved(i, c.node.hostname, ilog);
         if (c?.running) {
           // The kernel killed one of the server's processes (a query) and the server carried on: tell the owner.
           if (oomSeen.delete(id)) await set(id, { lastFault: oomRecovered(deps.memoryBytes, new Date(clock.now())) });
@@ -294,6 +297,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       case 'provision':
         return provisionOrFail(i, false, ilog);
     }
+  }
+
+  /** A cluster instance whose node was lost: made again from its template's latest version (data reset). */
+  async function moved(i: InstanceRecord, node: string, ilog: Logger): Promise<void> {
+    const fault = `its node (${i.host}) was lost on ${new Date(clock.now()).toISOString()}: the instance was made again on ${node} from the template's latest version; its data was reset`;
+    ilog.warn({ from: i.host, to: node }, 'the node of a ready instance was lost; making the instance again on another node');
+    await set(i.id, { lastFault: fault, attempts: 0, versionId: null });
+    await provisionOrFail({ ...i, lastFault: fault, attempts: 0, versionId: null }, false, ilog);
   }
 
   async function provisionOrFail(i: InstanceRecord, keepClone: boolean, ilog: Logger): Promise<void> {

@@ -46,7 +46,7 @@ export function createWarmPool(deps: WarmPoolDeps): WarmPool {
     if (sessions.has(id) || !i.port || !i.versionId) return;
     const v = await store.getVersion(i.versionId);
     const engine = deps.engines(i.engine);
-    const conn = { host: deps.probeHost, port: i.port, user: engine.adminUser, password: i.password, database: v?.database ?? '' };
+    const conn = { host: i.host ?? deps.probeHost, port: i.port, user: engine.adminUser, password: i.password, database: v?.database ?? '' };
     const session = engine.adminSession(conn, clock.now() + 5000);
     session.catch(() => sessions.delete(id));
     sessions.set(id, session);

@@ -2,7 +2,7 @@
 
 import type Docker from 'dockerode';
 import { AppError } from '../domain/errors.js';
-import type { Bind, ContainerInfo, ContainerSpec, RuntimeEvent } from './runtime.js';
+import type { Bind, ContainerInfo, ContainerSpec, RuntimeEvent, VolumeMount } from './runtime.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -20,6 +20,7 @@ export function createOptions(spec: ContainerSpec, port: string | null): Docker.
     ExposedPorts: port ? { [port]: {} } : undefined,
     HostConfig: {
       Binds: spec.binds.map(bindString),
+      ...(spec.volumes?.length ? { Mounts: spec.volumes.map(volumeMount) } : {}),
       Memory: spec.memoryBytes,
       // No swap on top: the limit is the limit, and a runaway query meets it rather than slowing the host.
       MemorySwap: spec.memoryBytes,
@@ -50,6 +51,17 @@ function confinement(spec: ContainerSpec): Docker.HostConfig {
     ReadonlyRootfs: true,
     Tmpfs: spec.confine.tmpfs,
     PidsLimit: spec.confine.pidsLimit,
+  };
+}
+
+/** A volume made by its driver when the container is created (Docker keeps it after the container). */
+export function volumeMount(v: VolumeMount): Docker.MountSettings {
+  return {
+    Type: 'volume',
+    Source: v.name,
+    Target: v.container,
+    ReadOnly: v.readOnly ?? false,
+    VolumeOptions: { NoCopy: true, Labels: {}, DriverConfig: { Name: v.driver, Options: v.options } },
   };
 }
 

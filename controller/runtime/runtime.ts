@@ -6,6 +6,22 @@ export interface Bind {
   readOnly?: boolean;
 }
 
+/** A volume made on whichever host the container lands on, by a volume driver (myaas: a clone). */
+export interface VolumeMount {
+  name: string;
+  container: string;
+  driver: string;
+  options: Record<string, string>;
+  readOnly?: boolean;
+}
+
+/** Where a container runs, when the runtime spreads them over several hosts (Swarm); null on one host. */
+export interface NodeRef {
+  hostname: string;
+  /** where its published ports are: the node's address */
+  addr: string;
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
@@ -15,6 +31,12 @@ export interface ContainerSpec {
   env?: string[];
   labels: Record<string, string>;
   binds: Bind[];
+  /** volumes a volume driver makes where the container runs (e.g. the myaas driver: a clone of a template version) */
+  volumes?: VolumeMount[];
+  /** placement on a cluster (Swarm constraints on node labels, e.g. `node.labels.x==y`); one host ignores them */
+  constraints?: string[];
+  /** memory a cluster sets aside on the node it places the container on (it places by reservations) */
+  reserveMemoryBytes?: number;
   /**
    * `bridge` (default): its own network namespace on `dockerNetwork` (Docker's default bridge when
    * absent); `host`: the host's network (no namespace, no published port); `none`: loopback only.
@@ -52,6 +74,8 @@ export interface ContainerInfo {
   exitCode: number | null;
   /** the kernel killed it for using more memory than its limit (known from inspect, not from lists) */
   oomKilled: boolean;
+  /** where it runs, on a cluster runtime (null on one host, or while it is not placed) */
+  node?: NodeRef | null;
 }
 
 /** Something happened to a container, as the engine reports it as it happens. */
@@ -73,8 +97,8 @@ export interface Runtime {
   /** Throws AppError('docker_unavailable') with what to do when the engine does not answer. */
   ping(): Promise<void>;
   imageExists(image: string): Promise<boolean>;
-  /** Creates and starts; returns the container id and the published host port (if any). */
-  start(spec: ContainerSpec): Promise<{ id: string; hostPort: number | null }>;
+  /** Creates and starts; returns the container id, the published host port (if any) and, on a cluster, its node. */
+  start(spec: ContainerSpec): Promise<{ id: string; hostPort: number | null; node?: NodeRef | null }>;
   exec(id: string, cmd: string[], opts?: { user?: string; env?: string[] }): Promise<ExecOutput>;
   /** Sends `signal` (default SIGTERM), waits up to timeoutSec for exit; returns the exit code. */
   stop(id: string, opts?: { signal?: string; timeoutSec?: number }): Promise<number | null>;

@@ -1,24 +1,12 @@
 // Pure translation between our runtime words and Swarm's service and task shapes (swarm.ts does the I/O).
 import type Docker from 'dockerode';
 import { AppError } from '../domain/errors.js';
-import type { ContainerInfo, ContainerSpec } from './runtime.js';
+import type { ContainerInfo, ContainerSpec, NodeRef } from './runtime.js';
 
-/** A volume made on whichever node the task lands on, by a volume driver (e.g. myaas: a clone). */
-export interface VolumeMount {
-  name: string;
-  container: string;
-  driver: string;
-  options: Record<string, string>;
-  readOnly?: boolean;
-}
+export type { VolumeMount } from './runtime.js';
 
-/** A container spec plus what only a cluster has: volumes made where the task runs, and placement. */
+/** A container spec plus what only a Swarm service has. */
 export interface SwarmSpec extends ContainerSpec {
-  volumes?: VolumeMount[];
-  /** Swarm placement constraints, e.g. `node.labels.myaas.node==node2` */
-  constraints?: string[];
-  /** what the scheduler sets aside on a node for this task (it places by reservations, limits cap use) */
-  reserveMemoryBytes?: number;
   reserveNanoCpus?: number;
   /** replicas to start with: 1, or 0 for a service created ahead of its owner and scaled up later */
   replicas?: 0 | 1;
@@ -41,11 +29,8 @@ export interface SwarmTask {
   };
 }
 
-export interface SwarmNode {
+export interface SwarmNode extends NodeRef {
   id: string;
-  hostname: string;
-  /** the address the node advertises: where its host-mode published ports are */
-  addr: string;
   labels: Record<string, string>;
   ready: boolean;
 }
@@ -77,6 +62,13 @@ export function serviceSpec(spec: SwarmSpec): Docker.CreateServiceOptions {
   const shm: Docker.MountSettings[] = spec.shmBytes
     ? [{ Type: 'tmpfs', Source: '', Target: '/dev/shm', TmpfsOptions: { SizeBytes: spec.shmBytes, Mode: 0o1777 } }]
     : [];
+  // Confinement as far as Swarm's API (1.41) carries it: no capabilities, read-only root, tmpfs where
+  // the server writes, a cap on processes. It has no no-new-privileges for services (API 1.41); with
+  // no capabilities and a non-root user, a set-uid program still gains none.
+  const confine = spec.confine;
+  const tmpfs: Docker.MountSettings[] = Object.entries(confine?.tmpfs ?? {}).map(([target, opts]) => ({
+    Type: 'tmpfs', Source: '', Target: target, TmpfsOptions: tmpfsOptions(opts),
+  }));
   if (spec.network === 'host' && spec.publish) {
     throw new AppError('bad_request', 'a Swarm instance on the host network publishes no port: drop `publish` or use the bridge network');
   }
@@ -91,11 +83,12 @@ export function serviceSpec(spec: SwarmSpec): Docker.CreateServiceOptions {
         User: spec.user,
         Env: spec.env ?? [],
         Labels: spec.labels,
-        Mounts: [...binds, ...volumes, ...shm],
+        Mounts: [...binds, ...volumes, ...shm, ...tmpfs],
         StopSignal: spec.stopSignal,
+        ...(confine ? { ReadOnly: true, CapabilityDrop: ['ALL'] } : {}),
       },
       Resources: {
-        Limits: { MemoryBytes: spec.memoryBytes, NanoCPUs: spec.nanoCpus },
+        Limits: { MemoryBytes: spec.memoryBytes, NanoCPUs: spec.nanoCpus, ...(confine ? { Pids: confine.pidsLimit } : {}) },
         Reservations: { MemoryBytes: spec.reserveMemoryBytes, NanoCPUs: spec.reserveNanoCpus },
       },
       // `any`: a task that dies, or whose node is lost, is replaced (on a lost node: elsewhere, from
@@ -116,6 +109,22 @@ export function serviceSpec(spec: SwarmSpec): Docker.CreateServiceOptions {
   };
 }
 
+/** `rw,noexec,mode=1777,size=64m`-style tmpfs options → Swarm's (size and mode are all it takes). */
+export function tmpfsOptions(opts: string): { SizeBytes: number; Mode: number } {
+  // Swarm's defaults when a size or mode is not given: unlimited, 1777.
+  const out = { SizeBytes: 0, Mode: 0o1777 };
+  for (const part of opts.split(',')) {
+    const [k, v] = part.split('=');
+    if (k === 'mode' && v && /^[0-7]{3,4}$/.test(v)) out.Mode = parseInt(v, 8);
+    if (k === 'size' && v) {
+      const m = /^(\d+)([kmg]?)$/i.exec(v);
+      if (!m) throw new AppError('bad_request', `tmpfs size ${JSON.stringify(v)} is not a number of bytes (k, m or g may follow)`);
+      out.SizeBytes = Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+    }
+  }
+  return out;
+}
+
 export function hostPortOf(task: SwarmTask | undefined): number | null {
   const p = task?.Status.PortStatus?.Ports?.find((x) => x.PublishMode === 'host' && x.PublishedPort);
   return p?.PublishedPort ?? null;
@@ -131,10 +140,15 @@ export function toNode(n: { ID: string; Description?: { Hostname?: string }; Sta
   };
 }
 
-/** The task that speaks for a service now: a running one, else the newest. */
+/**
+ * The task that speaks for a service now: a running one that Swarm wants running, else the newest it
+ * wants running, else the newest. A task on a lost node keeps its last reported state (running) while
+ * Swarm, wanting it shut down, runs its replacement elsewhere.
+ */
 export function currentTask(tasks: SwarmTask[]): SwarmTask | undefined {
   const byNewest = [...tasks].sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''));
-  return byNewest.find((t) => t.Status.State === 'running') ?? byNewest[0];
+  const wanted = byNewest.filter((t) => t.DesiredState === 'running');
+  return wanted.find((t) => t.Status.State === 'running') ?? wanted[0] ?? byNewest[0];
 }
 
 export function toInfo(service: { ID: string; Spec?: { Name?: string; Labels?: Record<string, string> } }, task: SwarmTask | undefined, node: SwarmNode | null): SwarmContainerInfo {

@@ -18,7 +18,15 @@ export interface NodeAccess {
   runtime(node: SwarmNode): Runtime | null;
   /** Waits for the service's containers to leave the node, then removes the named volumes there. */
   removeVolumes(node: SwarmNode, serviceId: string, names: string[]): Promise<void>;
+  /**
+   * Removes the node's volumes that carry all of `labels`, are older than a minute and are not in
+   * `keep` (a lost node's clones of instances made again elsewhere, once it is back); answers their names.
+   */
+  pruneVolumes(node: SwarmNode, labels: Record<string, string>, keep: Set<string>): Promise<string[]>;
 }
+
+/** A volume younger than this may belong to a service created after the services were listed. */
+const PRUNE_AFTER_MS = 60_000;
 
 export function createNodeAccess(nodeHost: ((node: SwarmNode) => string | null) | undefined): NodeAccess {
   const runtimes = new Map<string, Runtime>();
@@ -35,6 +43,25 @@ export function createNodeAccess(nodeHost: ((node: SwarmNode) => string | null) 
       let rt = runtimes.get(host);
       if (!rt) runtimes.set(host, (rt = createDockerRuntime({ dockerHost: host })));
       return rt;
+    },
+
+    async pruneVolumes(node, labels, keep) {
+      const host = nodeHost?.(node);
+      if (!host) return [];
+      const d = engine(host);
+      const listed = await d.listVolumes({ filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
+      const removed: string[] = [];
+      for (const v of listed.Volumes ?? []) {
+        const created = Date.parse((v as { CreatedAt?: string }).CreatedAt ?? '');
+        if (keep.has(v.Name) || !(Date.now() - created > PRUNE_AFTER_MS)) continue;
+        try {
+          await d.getVolume(v.Name).remove();
+          removed.push(v.Name);
+        } catch {
+          // In use (a container still holds it) or gone: the next sweep looks again.
+        }
+      }
+      return removed;
     },
 
     async removeVolumes(node, serviceId, names) {

@@ -37,6 +37,8 @@ export interface SwarmRuntime extends Runtime {
   nodes(): Promise<SwarmNode[]>;
   /** Adds or replaces labels on a node (placement reads them), keeping its others. */
   labelNode(nodeId: string, labels: Record<string, string>): Promise<void>;
+  /** On every ready node it reaches: removes volumes with `labels` that no service with `labels` mounts. */
+  pruneVolumes(labels: Record<string, string>): Promise<string[]>;
 }
 
 /** How often watch() compares the services' tasks. */
@@ -267,7 +269,8 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
      */
     watch(labels, onEvent) {
       let stopped = false;
-      const seen = new Map<string, boolean>();
+      // Per service: whether its task runs, and on which node.
+      const seen = new Map<string, { running: boolean; node: string | null }>();
       const self = this;
       void (async () => {
         while (!stopped) {
@@ -276,9 +279,13 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
             const ids = new Set(now.map((c) => c.id));
             for (const c of now) {
               const before = seen.get(c.id);
-              if (before === true && !c.running) onEvent({ kind: 'died', containerId: c.id, labels: c.labels });
-              if (before === false && c.running) onEvent({ kind: 'started', containerId: c.id, labels: c.labels });
-              seen.set(c.id, c.running);
+              const node = c.node?.id ?? null;
+              // A task Swarm moved to another node (its node was lost) is a new server on a new clone:
+              // the server the instance had died, whatever runs now.
+              const moved = before?.running && c.running && before.node !== null && node !== null && before.node !== node;
+              if ((before?.running && !c.running) || moved) onEvent({ kind: 'died', containerId: c.id, labels: c.labels });
+              if (before && !before.running && c.running) onEvent({ kind: 'started', containerId: c.id, labels: c.labels });
+              seen.set(c.id, { running: c.running, node });
             }
             for (const id of [...seen.keys()]) if (!ids.has(id)) seen.delete(id);
           } catch {
@@ -331,6 +338,23 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     },
 
     nodes: listNodes,
+
+    async pruneVolumes(labels) {
+      let services: any[];
+      try {
+        services = await docker.listServices({ filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
+      } catch (e) {
+        fail(e, 'listing services');
+      }
+      const keep = new Set<string>(
+        services.flatMap((s) => (s.Spec?.TaskTemplate?.ContainerSpec?.Mounts ?? []).filter((m: any) => m.Type === 'volume').map((m: any) => String(m.Source))),
+      );
+      const removed: string[] = [];
+      for (const node of await listNodes()) {
+        if (node.ready) removed.push(...(await nodes.pruneVolumes(node, labels, keep).catch(() => [])));
+      }
+      return removed;
+    },
 
     async labelNode(nodeId, labels) {
       try {

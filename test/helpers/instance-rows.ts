@@ -10,7 +10,7 @@ export function instanceRow(n: number, over: Partial<InstanceRecord> = {}): Inst
   return {
     id: `i${String(n).padStart(11, '0')}`, name: `row-${n}`, owner: `api:user-${n}`, template: n % 3 === 0 ? 'shop' : 'chinook', engine: 'postgres',
     versionId: null, pinnedVersionId: null, status: n % 5 === 0 ? 'failed' : 'ready', desired: 'present', port: 20000 + n, password: `pw-${n}`,
-    containerId: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, protected: false, endReason: null, schemaDiff: null, schemaDiffAt: null, expiresAt: null,
+    containerId: null, host: null, error: null, generation: 0, appliedGeneration: 0, attempts: 0, retryAt: null, lastFault: null, protected: false, endReason: null, schemaDiff: null, schemaDiffAt: null, expiresAt: null,
     createdAt: new Date(Date.UTC(2026, 0, 1) + Math.floor(n / 2)), readyAt: null, destroyedAt: null, ...over,
   };
 }

@@ -1,0 +1,136 @@
+// Many hosts (MYAAS_RUNTIME=swarm): templates are imported once, on this host, and shipped to every
+// node's pool; a node is labelled with each version it holds completely, and an instance's service is
+// constrained to nodes with its version's label. One pass ships what is missing: after each import,
+// at start-up and at every reconcile sweep, so a node that joins (or comes back) gets the versions in
+// use. Versions no longer wanted stay on the nodes for now (their instances may still run there).
+// The pass also removes clones a lost node kept of instances that were made again elsewhere.
+import { messageOf } from '../domain/errors.js';
+import { homeSelector } from '../domain/labels.js';
+import type { Logger } from '../domain/logger.js';
+import type { Store } from '../app/ports.js';
+import { clusterVersionLabel } from './provision.js';
+
+export interface ClusterNode {
+  id: string;
+  hostname: string;
+  ready: boolean;
+  labels: Record<string, string>;
+}
+
+/** The Swarm's nodes and their labels (the cluster runtime). */
+export interface ClusterNodes {
+  nodes(): Promise<ClusterNode[]>;
+  labelNode(nodeId: string, labels: Record<string, string>): Promise<void>;
+  /** Removes the nodes' volumes with `labels` that no service mounts; answers their names. */
+  pruneVolumes(labels: Record<string, string>): Promise<string[]>;
+}
+
+export interface ShipOutcome {
+  parent: string | null;
+  streamBytes: number;
+  ms: number;
+  alreadyThere: boolean;
+}
+
+/** The nodes' pools as this host reaches them (btrfs send | receive). */
+export interface VersionShipping {
+  /** whether this host reaches the node's pool */
+  reaches(node: string): boolean;
+  /** the template's versions complete (sealed) on the node's pool */
+  versionsOn(node: string, template: string): Promise<string[]>;
+  ship(node: string, template: string, version: string, parents: string[]): Promise<ShipOutcome>;
+}
+
+export interface ClusterSyncDeps {
+  nodes: ClusterNodes;
+  shipping: VersionShipping;
+  store: Pick<Store, 'listVersions' | 'versionsInUse'>;
+  /** this controller's label value (its volumes carry it) */
+  home: string;
+  log: Logger;
+}
+
+export interface SyncReport {
+  shipped: Array<{ node: string; template: string; version: string; ms: number; bytes: number; parent: string | null }>;
+  labelled: number;
+  /** nodes that are ready but whose pool this host does not reach (nothing is placed there) */
+  unreachable: string[];
+  failed: Array<{ node: string; template: string; version: string; error: string }>;
+  /** volumes removed from nodes: clones of instances made again elsewhere while their node was lost */
+  pruned: string[];
+}
+
+export interface ClusterSync {
+  /** Ships every wanted version to every ready node that lacks it and labels the nodes. One pass at a time. */
+  sync(): Promise<SyncReport>;
+}
+
+export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
+  const { log, shipping } = deps;
+  const warned = new Set<string>();
+
+  /** template → versions to hold on every node: the ready ones and retired ones still in use, oldest first. */
+  async function wanted(): Promise<Map<string, string[]>> {
+    const inUse = await deps.store.versionsInUse();
+    const out = new Map<string, string[]>();
+    const all = await deps.store.listVersions({ status: ['ready', 'retired'] });
+    for (const v of [...all].sort((a, b) => a.id.localeCompare(b.id))) {
+      if (v.status !== 'ready' && !inUse.has(v.id)) continue;
+      out.set(v.template, [...(out.get(v.template) ?? []), v.id]);
+    }
+    return out;
+  }
+
+  async function pass(): Promise<SyncReport> {
+    const report: SyncReport = { shipped: [], labelled: 0, unreachable: [], failed: [], pruned: [] };
+    const want = await wanted();
+    for (const node of await deps.nodes.nodes()) {
+      if (!node.ready) continue;
+      if (!shipping.reaches(node.hostname)) {
+        report.unreachable.push(node.hostname);
+        if (!warned.has(node.hostname)) log.warn({ node: node.hostname }, 'a Swarm node whose pool is not configured (MYAAS_SWARM_NODE_POOLS): no template is shipped there, so no instance is placed there');
+        warned.add(node.hostname);
+        continue;
+      }
+      warned.delete(node.hostname);
+      const labels: Record<string, string> = {};
+      for (const [template, versions] of want) {
+        const have = await shipping.versionsOn(node.hostname, template);
+        for (const version of versions) {
+          if (!have.includes(version)) {
+            try {
+              log.info({ node: node.hostname, template, version }, 'shipping a template version to a node');
+              const r = await shipping.ship(node.hostname, template, version, have);
+              have.push(version);
+              report.shipped.push({ node: node.hostname, template, version, ms: r.ms, bytes: r.streamBytes, parent: r.parent });
+              log.info({ node: node.hostname, template, version, ms: r.ms, mib: Math.round(r.streamBytes / 2 ** 20), incrementalFrom: r.parent }, 'template version shipped');
+            } catch (e) {
+              report.failed.push({ node: node.hostname, template, version, error: messageOf(e) });
+              log.error({ node: node.hostname, template, version, err: messageOf(e) }, 'could not ship a template version to a node; trying again at the next sweep');
+              continue;
+            }
+          }
+          const key = clusterVersionLabel(version);
+          if (node.labels[key] !== 'true') labels[key] = 'true';
+        }
+      }
+      if (Object.keys(labels).length) {
+        await deps.nodes.labelNode(node.id, labels);
+        report.labelled += Object.keys(labels).length;
+      }
+    }
+    report.pruned = await deps.nodes.pruneVolumes(homeSelector(deps.home));
+    if (report.pruned.length) log.warn({ volumes: report.pruned }, 'removed clones no instance uses from the nodes (left by a lost node)');
+    return report;
+  }
+
+  // One pass at a time; a pass asked for meanwhile (a new import finished) runs after it.
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    sync() {
+      const next = chain.then(pass);
+      chain = next.catch(() => undefined);
+      return next;
+    },
+  };
+}

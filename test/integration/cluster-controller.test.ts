@@ -1,0 +1,187 @@
+// The controller on a 3-node test-bed Swarm (MYAAS_RUNTIME=swarm): templates of both engines imported
+// once on this host and shipped to every node; instances (through the API and a pull request) placed
+// by Swarm across the nodes with their clones cut there, reached by real clients at their node's
+// address; a node's daemon stopped → its instances made again on the other nodes within 60 s of
+// Swarm marking it down, the pull request's comment saying so; the node back → its stale clones gone;
+// everything removed with the instances.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBtrfsShipper } from '../../controller/storage/btrfs-ship.js';
+import { clusterUp, type Cluster } from '../helpers/cluster.js';
+import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
+import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
+import { POOLS, mariadb, psql, requirePool, until } from '../helpers/testbed.js';
+import { pullRequestPayload, webhookRequest } from '../helpers/webhook-fixtures.js';
+import { join } from 'node:path';
+
+const INSTANCES = Number(process.env.MYAAS_CLUSTER_INSTANCES ?? 30);
+const SECRET = 'cluster-webhook-secret';
+const GH_TOKEN = 'ghp_cluster_test_token';
+const REPO = 'Codertocat/Hello-World';
+
+describe('the controller on a 3-node Swarm', () => {
+  let cluster: Cluster;
+  let t: TestController;
+  let gh: FakeGitHub;
+  const created: Array<{ id: string; engine: string }> = [];
+
+  const nodeOfAddr = (addr: string) => cluster.nodes.find((n) => n.addr === addr)?.name ?? `?${addr}`;
+  const myaasVolumes = async (k: number) =>
+    ((await cluster.nodes[k - 1].docker.listVolumes({ filters: { label: [`myaas.home=${t.dataDir}`] } })).Volumes ?? []).map((v) => v.Name);
+  const get = async (id: string) => (await t.api('GET', `/api/v1/instances/${id}`)).body;
+  const answers = async (inst: any) => {
+    const url = inst.connection.url as string;
+    return url.startsWith('postgres') ? psql(url, 'select count(*) from track') : mariadb(url, 'select count(*) from Track');
+  };
+
+  beforeAll(async () => {
+    requirePool(POOLS.btrfs, 'btrfs');
+    cluster = await clusterUp(3);
+    // The manager only manages (as managers often do in production): instances go to node2 and node3,
+    // so that stopping a node never stops the Swarm's control plane.
+    const mgr = cluster.manager.docker.getNode('myaas-node1');
+    const n = await mgr.inspect();
+    await mgr.update({ version: n.Version.Index, ...n.Spec, Availability: 'drain' });
+    gh = await startFakeGitHub({ tokens: [GH_TOKEN] });
+    gh.seedPull(REPO, { number: 2 });
+    const nodes = cluster.nodes;
+    t = await startTestController({
+      dataDir: join(POOLS.btrfs, `it-cluster-ctl-${process.pid}`),
+      storage: 'btrfs',
+      env: {
+        MYAAS_RUNTIME: 'swarm',
+        MYAAS_SWARM_MANAGER: cluster.manager.dockerHost,
+        MYAAS_SWARM_NODE_ENGINES: nodes.map((x) => `myaas-${x.name}=${x.dockerHost}`).join(','),
+        MYAAS_SWARM_NODE_POOLS: nodes.map((x) => `myaas-${x.name}=${x.pool}`).join(','),
+        MYAAS_MAX_INSTANCES: String(INSTANCES + 10),
+        MYAAS_MAX_INSTANCES_PER_REPO: String(INSTANCES + 10),
+        MYAAS_MEMORY_LIMIT: '256m',
+        MYAAS_RECONCILE_INTERVAL: '10',
+        MYAAS_GITHUB_TOKEN: GH_TOKEN,
+        MYAAS_GITHUB_API_URL: gh.url,
+        MYAAS_GITHUB_WEBHOOK_SECRET: SECRET,
+        MYAAS_GITHUB_REPOS: 'codertocat/hello-world=chinook',
+      },
+    });
+    await addChinookDumps(t.dumpsDir);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (t) {
+      for (const c of created) await t.api('DELETE', `/api/v1/instances/${c.id}?wait=60`).catch(() => undefined);
+      await wipe(t).catch(() => undefined);
+    }
+    await gh?.close();
+    await cluster?.down();
+  }, 600_000);
+
+  it('imports each template once and ships it to every node, which is labelled with it', async () => {
+    for (const name of ['chinook', 'chinook-my']) {
+      const v = await importAndWait(t, name);
+      expect(v.status).toBe('ready');
+    }
+    const versions = await t.controller.store.listVersions({ status: ['ready'] });
+    expect(versions.map((v) => v.template).sort()).toEqual(['chinook', 'chinook-my', 'chinook-my.schema', 'chinook.schema']);
+    // The nodes got them when each import finished: wait for the last shipment, then look at every pool.
+    const shipper = createBtrfsShipper();
+    await until('every version on every node', async () => {
+      for (const n of cluster.nodes) {
+        for (const v of versions) if (!(await shipper.versionsOn(n.poolAccess, v.template)).includes(v.id)) return false;
+      }
+      return true;
+    }, 300_000);
+    for (const n of cluster.nodes) {
+      const labels = (await cluster.manager.docker.getNode(`myaas-${n.name}`).inspect()).Spec.Labels ?? {};
+      for (const v of versions) expect(labels[`myaas.has.${v.id}`]).toBe('true');
+    }
+  }, 900_000);
+
+  it(`places ${INSTANCES} instances across the nodes; real clients reach each at its node`, async () => {
+    const asks = Array.from({ length: INSTANCES }, (_, k) => ({ template: k % 5 === 4 ? 'chinook-my' : 'chinook', name: `spread-${k}` }));
+    const made = await Promise.all(asks.map((body) => t.api('POST', '/api/v1/instances?wait=300', body)));
+    for (const r of made) {
+      expect(r.body.status, JSON.stringify(r.body)).toBe('ready');
+      created.push({ id: r.body.id, engine: r.body.engine });
+    }
+    const byNode = new Map<string, number>();
+    for (const r of made) {
+      const host = r.body.connection.host as string;
+      byNode.set(nodeOfAddr(host), (byNode.get(nodeOfAddr(host)) ?? 0) + 1);
+      expect(await answers(r.body)).toBe('3503');
+    }
+    process.stderr.write(`[cluster] ${INSTANCES} instances by node: ${JSON.stringify(Object.fromEntries(byNode))}\n`);
+    // Spread by Swarm over the two worker nodes (the manager is drained).
+    expect([...byNode.keys()].sort()).toEqual(['node2', 'node3']);
+    for (const n of byNode.values()) expect(n).toBeGreaterThanOrEqual(INSTANCES / 4);
+    // Each instance's clone is a volume on its node only.
+    const onNode2 = await myaasVolumes(2);
+    const onNode3 = await myaasVolumes(3);
+    expect(onNode2.length + onNode3.length).toBe(INSTANCES);
+    expect(await myaasVolumes(1)).toEqual([]);
+  }, 900_000);
+
+  it('a pull request gets an instance; its comment names the node', async () => {
+    const res = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { number: 2 }), { secret: SECRET }));
+    expect(res.status).toBe(200);
+    const pr = await until('the pull request\'s instance ready', async () => {
+      const list = (await t.api('GET', '/api/v1/instances?limit=1000')).body as any[];
+      const i = list.find((x) => x.ownerKind !== 'api' && x.template === 'chinook');
+      return i?.status === 'ready' ? get(i.id) : null;
+    }, 180_000);
+    created.push({ id: pr.id, engine: pr.engine });
+    expect(await answers(pr)).toBe('3503');
+    const comment = await until('the comment with the node\'s address', async () => gh.comments(REPO, 2).find((c) => c.body.includes(pr.connection.host)), 60_000);
+    expect(comment.body).toContain(String(pr.connection.port));
+  }, 300_000);
+
+  it('a lost node: its instances are made again on the other node within 60 s of Swarm marking it down; the comment says the data was reset', async () => {
+    const all = await Promise.all(created.map((c) => get(c.id)));
+    const pr = all.find((i) => i.ownerKind !== 'api');
+    // The node to lose: the pull request's.
+    const lost = nodeOfAddr(pr.connection.host);
+    const k = Number(lost.replace('node', ''));
+    const moving = all.filter((i) => nodeOfAddr(i.connection.host) === lost);
+    const staying = all.filter((i) => nodeOfAddr(i.connection.host) !== lost);
+    expect(moving.length).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await cluster.script('daemon', 'stop', String(k));
+    const down = await until(`Swarm marks ${lost} down`, async () => {
+      const n = await cluster.manager.docker.getNode(`myaas-${lost}`).inspect();
+      return n.Status.State === 'down' ? Date.now() : null;
+    }, 120_000);
+    const again = await until(`the ${moving.length} instances of ${lost} ready on another node`, async () => {
+      const now = await Promise.all(moving.map((i) => get(i.id)));
+      return now.every((i) => i.status === 'ready' && i.connection && nodeOfAddr(i.connection.host) !== lost) ? now : null;
+    }, 180_000);
+    const readyAt = Date.now();
+    process.stderr.write(`[cluster] node ${lost} stopped: marked down after ${((down - t0) / 1000).toFixed(1)} s; its ${moving.length} instances ready elsewhere ${((readyAt - down) / 1000).toFixed(1)} s after that\n`);
+    expect(readyAt - down).toBeLessThan(60_000);
+    for (const i of again) {
+      expect(i.id).toBe(moving.find((m) => m.id === i.id).id);
+      expect(i.lastFault).toMatch(/was lost .* data was reset/);
+      expect(await answers(i)).toBe('3503');
+    }
+    // The instances on the other node were not touched.
+    for (const i of staying) {
+      const now = await get(i.id);
+      expect(now.connection.host).toBe(i.connection.host);
+      expect(now.connection.port).toBe(i.connection.port);
+    }
+    const prNow = again.find((i) => i.id === pr.id);
+    await until('the comment saying the data was reset, with the new node', async () =>
+      gh.comments(REPO, 2).find((c) => c.body.includes('data was reset') && c.body.includes(prNow.connection.host)), 60_000);
+
+    // The node comes back: Swarm shuts its old tasks down and the controller's sweep removes its clones.
+    await cluster.script('daemon', 'start', String(k));
+    await until(`${lost} ready again`, async () => (await cluster.manager.docker.getNode(`myaas-${lost}`).inspect()).Status.State === 'ready', 120_000);
+    await until(`${lost} holds no clone or container of ours`, async () => {
+      const containers = await cluster.nodes[k - 1].docker.listContainers({ all: true, filters: { label: [`myaas.home=${t.dataDir}`] } });
+      return containers.length === 0 && (await myaasVolumes(k)).length === 0;
+    }, 180_000);
+  }, 600_000);
+
+  it('destroying the instances removes their services and clones from every node', async () => {
+    await Promise.all(created.splice(0).map(async (c) => expect((await t.api('DELETE', `/api/v1/instances/${c.id}?wait=120`)).body.status).toBe('destroyed')));
+    expect(await cluster.manager.docker.listServices({ filters: { label: [`myaas.home=${t.dataDir}`] } })).toEqual([]);
+    for (const k of [1, 2, 3]) expect(await myaasVolumes(k)).toEqual([]);
+  }, 600_000);
+});
