@@ -1,6 +1,6 @@
 // The Swarm runtime's translation of an instance spec into a service, and of tasks back.
 import { describe, expect, it } from 'vitest';
-import { currentTask, hostPortOf, serviceSpec, toInfo, type SwarmSpec, type SwarmTask } from '../../controller/runtime/swarm-map.js';
+import { currentTask, hostPortOf, serviceSpec, tmpfsOptions, toInfo, type SwarmSpec, type SwarmTask } from '../../controller/runtime/swarm-map.js';
 
 const spec: SwarmSpec = {
   name: 'myaas-iabc',
@@ -61,7 +61,41 @@ describe('serviceSpec', () => {
   });
 });
 
+describe('confinement on Swarm', () => {
+  it('holds the server in as far as the API carries it: read-only root, tmpfs, no capabilities, a pids cap', () => {
+    const s = serviceSpec({ ...spec, confine: { tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,mode=1777,size=64m', '/run/postgresql': 'size=1g' }, pidsLimit: 256 } }) as any;
+    const c = s.TaskTemplate.ContainerSpec;
+    expect(c.ReadOnly).toBe(true);
+    expect(c.CapabilityDrop).toEqual(['ALL']);
+    expect(s.TaskTemplate.Resources.Limits.Pids).toBe(256);
+    expect(c.Mounts.filter((m: any) => m.Type === 'tmpfs' && m.Target !== '/dev/shm')).toEqual([
+      { Type: 'tmpfs', Source: '', Target: '/tmp', TmpfsOptions: { SizeBytes: 64 * 1024 ** 2, Mode: 0o1777 } },
+      { Type: 'tmpfs', Source: '', Target: '/run/postgresql', TmpfsOptions: { SizeBytes: 1024 ** 3, Mode: 0o1777 } },
+    ]);
+    const open = serviceSpec(spec) as any;
+    expect(open.TaskTemplate.ContainerSpec.ReadOnly).toBeUndefined();
+    expect(open.TaskTemplate.Resources.Limits.Pids).toBeUndefined();
+  });
+
+  it('reads tmpfs sizes and modes, and refuses a size it cannot read', () => {
+    expect(tmpfsOptions('mode=0700,size=512k')).toEqual({ SizeBytes: 512 * 1024, Mode: 0o700 });
+    expect(tmpfsOptions('rw,noexec')).toEqual({ SizeBytes: 0, Mode: 0o1777 });
+    expect(() => tmpfsOptions('size=lots')).toThrow(/not a number of bytes/);
+  });
+});
+
 describe('tasks', () => {
+  it('a lost node\'s task still reported running does not speak for the service: its replacement does', () => {
+    const stale = { ...task({ state: 'running', at: '2026-01-01T00:00:00Z', port: 30001 }), DesiredState: 'shutdown', NodeID: 'lost' };
+    const pending = { ...task({ state: 'pending', at: '2026-01-01T00:00:05Z' }), NodeID: 'other' };
+    expect(currentTask([stale, pending])).toBe(pending);
+    const running = { ...pending, Status: { ...pending.Status, State: 'running' } };
+    expect(currentTask([stale, running])).toBe(running);
+    // Scaled to zero: nothing is wanted running; the newest speaks.
+    const down = { ...stale, DesiredState: 'shutdown', Status: { ...stale.Status, State: 'shutdown' } };
+    expect(currentTask([down])).toBe(down);
+  });
+
   it('speaks for a service with its running task, else its newest', () => {
     const old = task({ state: 'failed', at: '2026-01-01T00:00:01Z', code: 1 });
     const run = task({ state: 'running', at: '2026-01-01T00:00:00Z', port: 30001 });

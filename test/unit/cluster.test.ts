@@ -1,0 +1,164 @@
+// Many hosts, without a Swarm: the split runtime's routing, the cluster sync's shipping and labelling
+// decisions, and the swarm configuration keys.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../controller/config.js';
+import type { TemplateVersion } from '../../controller/domain/types.js';
+import { createClusterSync, type ClusterNode } from '../../controller/jobs/cluster-sync.js';
+import type { ContainerInfo, Runtime, RuntimeEvent } from '../../controller/runtime/runtime.js';
+import { createSplitRuntime } from '../../controller/runtime/split.js';
+import { createMemoryLogger } from '../helpers/webhook-fixtures.js';
+
+/** A runtime that records what it was asked and knows the ids it was given. */
+function fakeRuntime(name: string, ids: string[]) {
+  const calls: string[] = [];
+  const info = (id: string): ContainerInfo => ({ id, name: id, labels: {}, running: true, hostPort: 1, exitCode: null, oomKilled: false });
+  const rt: Runtime = {
+    ping: async () => void calls.push(`${name} ping`),
+    imageExists: async () => true,
+    start: async (spec) => (calls.push(`${name} start ${spec.name}`), { id: `${name}-id`, hostPort: 1 }),
+    exec: async (id) => (calls.push(`${name} exec ${id}`), { exitCode: 0, stdout: '', stderr: '' }),
+    stop: async (id) => (calls.push(`${name} stop ${id}`), 0),
+    remove: async (id) => void calls.push(`${name} remove ${id}`),
+    removeAll: async () => (calls.push(`${name} removeAll`), 1),
+    list: async () => ids.map(info),
+    inspect: async (id) => (calls.push(`${name} inspect ${id}`), ids.includes(id) ? info(id) : null),
+    watch: (_l, on: (e: RuntimeEvent) => void) => (calls.push(`${name} watch`), () => void on),
+    memoryUsage: async () => 1,
+    logs: async (id) => (calls.push(`${name} logs ${id}`), ''),
+  };
+  return { rt, calls };
+}
+
+describe('split runtime', () => {
+  const container = 'c'.repeat(64).replace(/c/g, 'a');
+  const service = 'q1w2e3r4t5y6u7i8o9p0a1s2d';
+  const make = () => {
+    const local = fakeRuntime('local', [container, 'myaas-import-v1']);
+    const cluster = fakeRuntime('cluster', [service, 'myaas-i1']);
+    const rt = createSplitRuntime({ local: local.rt, cluster: cluster.rt, onCluster: (l) => l['myaas.role'] === 'instance' });
+    return { rt, local, cluster };
+  };
+
+  it('starts instances on the cluster and imports on this host, by their labels', async () => {
+    const { rt, local, cluster } = make();
+    const base = { image: 'x', cmd: [], user: '1:1', binds: [] };
+    expect((await rt.start({ ...base, name: 'myaas-i1', labels: { 'myaas.role': 'instance' } })).id).toBe('cluster-id');
+    expect((await rt.start({ ...base, name: 'myaas-import-v1', labels: { 'myaas.role': 'import' } })).id).toBe('local-id');
+    expect(cluster.calls).toEqual(['cluster start myaas-i1']);
+    expect(local.calls).toEqual(['local start myaas-import-v1']);
+  });
+
+  it('routes by id shape afterwards, asks both for a name, and lists and watches both', async () => {
+    const { rt, local, cluster } = make();
+    await rt.exec(container, ['true']);
+    await rt.stop(service);
+    expect(local.calls).toEqual([`local exec ${container}`]);
+    expect(cluster.calls).toEqual([`cluster stop ${service}`]);
+    expect((await rt.inspect('myaas-import-v1'))?.id).toBe('myaas-import-v1');
+    expect(cluster.calls).toContain('cluster inspect myaas-import-v1');
+    await rt.remove('myaas-i1');
+    expect(cluster.calls).toContain('cluster remove myaas-i1');
+    expect(local.calls).toContain('local remove myaas-i1');
+    expect((await rt.list({})).map((c) => c.id)).toEqual([service, 'myaas-i1', container, 'myaas-import-v1']);
+    expect(await rt.removeAll({})).toBe(2);
+    rt.watch({}, () => undefined)();
+    expect(cluster.calls).toContain('cluster watch');
+    expect(local.calls).toContain('local watch');
+  });
+});
+
+describe('cluster sync', () => {
+  const version = (id: string, template: string, status: TemplateVersion['status']) => ({ id, template, status }) as TemplateVersion;
+
+  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; reach?: string[] }) {
+    const shipped: string[] = [];
+    const labelled: Array<[string, Record<string, string>]> = [];
+    const sync = createClusterSync({
+      nodes: {
+        nodes: async () => o.nodes,
+        labelNode: async (id, labels) => void labelled.push([id, labels]),
+        pruneVolumes: async () => [],
+      },
+      shipping: {
+        reaches: (node) => (o.reach ?? o.nodes.map((n) => n.hostname)).includes(node),
+        versionsOn: async (node, template) => [...(o.on[node]?.[template] ?? [])],
+        ship: async (node, template, v, parents) => {
+          if (node === o.failShipTo) throw new Error('disk full');
+          shipped.push(`${template}/${v}->${node} parents ${parents.join(',') || '-'}`);
+          (o.on[node] ??= {})[template] = [...(o.on[node]?.[template] ?? []), v];
+          return { parent: parents.at(-1) ?? null, streamBytes: 100, ms: 5, alreadyThere: false };
+        },
+      },
+      store: {
+        listVersions: async () => o.versions,
+        versionsInUse: async () => new Set(o.inUse ?? []),
+      },
+      home: '/var/lib/myaas',
+      log: createMemoryLogger(),
+    });
+    return { sync, shipped, labelled };
+  }
+  const node = (hostname: string, over: Partial<ClusterNode> = {}): ClusterNode => ({ id: `id-${hostname}`, hostname, ready: true, labels: {}, ...over });
+
+  it('ships what a node lacks (incremental against what it has), labels it, and skips nodes that are down', async () => {
+    const w = world({
+      nodes: [node('n1', { labels: { 'myaas.has.v1': 'true' } }), node('n2'), node('n3', { ready: false })],
+      on: { n1: { chinook: ['v1'] } },
+      versions: [version('v1', 'chinook', 'retired'), version('v2', 'chinook', 'ready'), version('v0', 'chinook', 'retired')],
+      inUse: ['v1'],
+    });
+    const r = await w.sync.sync();
+    // v0 is retired and unused: not shipped; v1 is in use; v2 is latest.
+    expect(w.shipped).toEqual(['chinook/v2->n1 parents v1', 'chinook/v1->n2 parents -', 'chinook/v2->n2 parents v1']);
+    expect(w.labelled).toEqual([
+      ['id-n1', { 'myaas.has.v2': 'true' }],
+      ['id-n2', { 'myaas.has.v1': 'true', 'myaas.has.v2': 'true' }],
+    ]);
+    expect(r.shipped).toHaveLength(3);
+    // A second pass has nothing to do (labels are read from the nodes, which now carry them).
+    const again = world({
+      nodes: [node('n1', { labels: { 'myaas.has.v1': 'true', 'myaas.has.v2': 'true' } })],
+      on: { n1: { chinook: ['v1', 'v2'] } },
+      versions: [version('v1', 'chinook', 'retired'), version('v2', 'chinook', 'ready')],
+      inUse: ['v1'],
+    });
+    await again.sync.sync();
+    expect(again.shipped).toEqual([]);
+    expect(again.labelled).toEqual([]);
+  });
+
+  it('a failed shipment leaves that node unlabelled for that version and is reported; unreachable pools are named', async () => {
+    const w = world({ nodes: [node('n1'), node('n2'), node('n9')], on: {}, versions: [version('v2', 'chinook', 'ready')], failShipTo: 'n2', reach: ['n1', 'n2'] });
+    const r = await w.sync.sync();
+    expect(w.labelled).toEqual([['id-n1', { 'myaas.has.v2': 'true' }]]);
+    expect(r.failed).toEqual([{ node: 'n2', template: 'chinook', version: 'v2', error: 'disk full' }]);
+    expect(r.unreachable).toEqual(['n9']);
+  });
+});
+
+describe('swarm configuration', () => {
+  const env = {
+    MYAAS_RUNTIME: 'swarm',
+    MYAAS_SWARM_MANAGER: 'unix:///run/m.sock',
+    MYAAS_SWARM_NODE_ENGINES: 'node-a=unix:///run/a.sock, node-b=tcp://10.0.0.2:2375',
+    MYAAS_SWARM_NODE_POOLS: 'node-a=/pools/a,node-b=/pools/b',
+  };
+  it('reads the manager, the nodes\' engines and pools, and gives ports from a range by default', () => {
+    const c = loadConfig(env as NodeJS.ProcessEnv);
+    expect(c.runtime).toBe('swarm');
+    expect(c.swarm).toEqual({
+      manager: 'unix:///run/m.sock',
+      engines: { 'node-a': 'unix:///run/a.sock', 'node-b': 'tcp://10.0.0.2:2375' },
+      pools: { 'node-a': '/pools/a', 'node-b': '/pools/b' },
+      volumeDriver: 'myaas',
+    });
+    expect(c.portRange).toEqual({ from: 20000, to: 29999 });
+    expect(loadConfig({ ...env, MYAAS_PORT_RANGE: '31000-31999' } as NodeJS.ProcessEnv).portRange).toEqual({ from: 31000, to: 31999 });
+    expect(loadConfig({} as NodeJS.ProcessEnv).swarm).toBeNull();
+  });
+  it('says what is missing or not available on a Swarm', () => {
+    expect(() => loadConfig({ MYAAS_RUNTIME: 'swarm' } as NodeJS.ProcessEnv)).toThrow(/needs MYAAS_SWARM_NODE_POOLS/);
+    expect(() => loadConfig({ ...env, MYAAS_IDLE_SUSPEND: '15m' } as NodeJS.ProcessEnv)).toThrow(/MYAAS_IDLE_SUSPEND is not available with MYAAS_RUNTIME=swarm/);
+    expect(() => loadConfig({ ...env, MYAAS_SWARM_NODE_POOLS: 'just-a-path' } as NodeJS.ProcessEnv)).toThrow(/is not <node hostname>=<value>/);
+  });
+});
