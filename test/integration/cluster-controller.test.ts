@@ -6,7 +6,7 @@
 // everything removed with the instances.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBtrfsShipper } from '../../controller/storage/btrfs-ship.js';
-import { clusterUp, type Cluster } from '../helpers/cluster.js';
+import { clusterUp, record, type Cluster, type Series } from '../helpers/cluster.js';
 import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
 import { POOLS, mariadb, psql, requirePool, until } from '../helpers/testbed.js';
@@ -119,6 +119,24 @@ describe('the controller on a 3-node Swarm', () => {
     expect(await myaasVolumes(1)).toEqual([]);
   }, 900_000);
 
+  it('a server that dies is started again by Swarm on its node, on its own data', async () => {
+    const inst = await get(created[0].id); // spread-0: chinook, PostgreSQL
+    await psql(inst.connection.url, 'create table marker as select 7 as n');
+    const k = Number(nodeOfAddr(inst.connection.host).replace('node', ''));
+    const [container] = await cluster.nodes[k - 1].docker.listContainers({ filters: { label: [`myaas.instance=${inst.id}`] } });
+    await cluster.nodes[k - 1].docker.getContainer(container.Id).kill();
+    await until('the server answering again with its data', async () => {
+      const now = await get(inst.id);
+      // Ready after the controller saw the death (it records it as the last fault) and checked the server.
+      if (now.status !== 'ready' || !now.lastFault) return null;
+      return (await psql(now.connection.url, 'select n from marker').catch(() => null)) === '7' ? now : null;
+    }, 120_000);
+    const now = await get(inst.id);
+    expect(now.connection).toMatchObject({ host: inst.connection.host, port: inst.connection.port, url: inst.connection.url });
+    const [again] = await cluster.nodes[k - 1].docker.listContainers({ filters: { label: [`myaas.instance=${inst.id}`] } });
+    expect(again.Id).not.toBe(container.Id);
+  }, 300_000);
+
   it('a pull request gets an instance; its comment names the node', async () => {
     const res = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { number: 2 }), { secret: SECRET }));
     expect(res.status).toBe(200);
@@ -177,6 +195,29 @@ describe('the controller on a 3-node Swarm', () => {
       const containers = await cluster.nodes[k - 1].docker.listContainers({ all: true, filters: { label: [`myaas.home=${t.dataDir}`] } });
       return containers.length === 0 && (await myaasVolumes(k)).length === 0;
     }, 180_000);
+  }, 600_000);
+
+  it('measures clone-to-ready through the API: the cluster next to a single-host controller on this machine (printed, not asserted)', async () => {
+    const runs = Number(process.env.MYAAS_CLUSTER_BENCH_RUNS ?? 3);
+    const single = await startTestController({ dataDir: join(POOLS.btrfs, `it-cluster-single-${process.pid}`), storage: 'btrfs' });
+    try {
+      await addChinookDumps(single.dumpsDir);
+      expect((await importAndWait(single, 'chinook')).status).toBe('ready');
+      const series: Series[] = [{ name: 'single host: POST /instances?wait → ready', ms: [] }, { name: 'Swarm (3 nodes): POST /instances?wait → ready', ms: [] }];
+      for (let k = 0; k < runs; k++) {
+        // Alternating, so both see the same machine.
+        for (const [c, s] of [[single, series[0]], [t, series[1]]] as const) {
+          const t0 = performance.now();
+          const r = await c.api('POST', '/api/v1/instances?wait=120', { template: 'chinook', name: `bench-${k}` });
+          s.ms.push(performance.now() - t0);
+          expect(r.body.status, JSON.stringify(r.body)).toBe('ready');
+          expect((await c.api('DELETE', `/api/v1/instances/${r.body.id}?wait=60`)).body.status).toBe('destroyed');
+        }
+      }
+      await record('controller-cluster-vs-single', series, `Chinook on PostgreSQL, ${runs} runs alternating; the cluster's instances are Swarm services with a myaas volume`);
+    } finally {
+      await wipe(single);
+    }
   }, 600_000);
 
   it('destroying the instances removes their services and clones from every node', async () => {
