@@ -76,11 +76,12 @@ export interface Reconciler {
   /** Starts queued instances while the caps (MYAAS_MAX_INSTANCES, …_PER_REPO) leave room. */
   admit(): Promise<void>;
   /**
-   * Suspends a ready instance (MYAAS_IDLE_SUSPEND): status suspended, its server stopped and its
-   * container removed, its clone, port and password kept; then `onStopped` runs (still in the
-   * instance's turn, so no start can bind its port before). False when it was no longer ready.
+   * Suspends a ready instance (MYAAS_IDLE_SUSPEND): `steps.beforeStop` has the last word, then status
+   * suspended, its server stopped and its container removed, its clone, port and password kept; then
+   * `steps.onStopped` runs (still in the instance's turn, so no start can bind its port before). False
+   * when it was no longer ready or beforeStop said no.
    */
-  suspend(id: string, onStopped: (i: InstanceRecord) => Promise<void>): Promise<boolean>;
+  suspend(id: string, steps: SuspendSteps): Promise<boolean>;
   /**
    * A suspended instance is started again on its clone, the road of any stopped server; resolves once
    * its status says so (provisioning), not when it is ready.
@@ -90,6 +91,14 @@ export interface Reconciler {
   idle(): Promise<void>;
   /** Stops the timers of pending retries. */
   close(): void;
+}
+
+/** What the suspender does around a suspension, in the instance's turn (Reconciler.suspend). */
+export interface SuspendSteps {
+  /** Right before the server is stopped: false keeps it running (a client came after all). */
+  beforeStop(i: InstanceRecord): Promise<boolean>;
+  /** Once the container is gone: takes over its port. */
+  onStopped(i: InstanceRecord): Promise<void>;
 }
 
 export type ImportProgress = (versionId: string, phase: string, elapsedMs: number) => void;

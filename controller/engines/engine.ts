@@ -25,6 +25,13 @@ export interface AdminSession {
   close(): Promise<void>;
 }
 
+/** An open admin connection to one server that counts its client connections (Engine.clientCounter). */
+export interface ClientCounter {
+  /** Client connections besides this one, logged in or not. */
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** URL scheme of connection strings */
@@ -90,6 +97,12 @@ export interface Engine {
    * processes left out): zero means nobody uses the instance now (MYAAS_IDLE_SUSPEND).
    */
   clientConnections(conn: EngineConn): Promise<number>;
+  /**
+   * An admin connection kept open that counts the server's client connections, its own left out, each
+   * time it is asked, also those not logged in yet: the last check before a suspension, made while new
+   * connections are held off at the port (so it cannot open a connection of its own then).
+   */
+  clientCounter(conn: EngineConn): Promise<ClientCounter>;
   url(conn: EngineConn): string;
 
   // Schema diff, masking and schema-only variants (issue 14). Statements are run in order inside

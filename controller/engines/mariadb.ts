@@ -38,6 +38,11 @@ const INSTANCE = [
 const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
 const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
+// Client connections besides the asking one; the server's own threads (InnoDB purge, the event
+// scheduler …) show as 'system user' or Daemon.
+const CLIENTS =
+  "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND user NOT IN ('system user', 'event_scheduler') AND command NOT IN ('Daemon', 'Binlog Dump')";
+
 function isRetryable(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
   return code === 'ER_SERVER_SHUTDOWN' || code === 'ER_CON_COUNT_ERROR' || isTransientConnectionError(e);
@@ -146,14 +151,23 @@ export function createMariadbEngine(clock: Clock): Engine {
           if ((rows as Array<{ ok: number }>)[0]?.ok !== 1) throw new Error('readiness query returned no row');
         }),
       ),
-    // The server's own threads (InnoDB purge, the event scheduler …) show as 'system user' or Daemon.
     clientConnections: (conn) =>
       withClient({ ...conn, database: '' }, async (c) => {
-        const [rows] = await c.query(
-          "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND user NOT IN ('system user', 'event_scheduler') AND command NOT IN ('Daemon', 'Binlog Dump')",
-        );
+        const [rows] = await c.query(CLIENTS);
         return Number((rows as Array<{ n: number | string }>)[0]?.n ?? 0);
       }),
+    // Connections still logging in show as 'unauthenticated user' and are counted.
+    async clientCounter(conn) {
+      const c = await connect({ ...conn, database: '' });
+      c.on('error', () => undefined); // the server going away while it is open is no news
+      return {
+        count: async () => {
+          const [rows] = await c.query(CLIENTS);
+          return Number((rows as Array<{ n: number | string }>)[0]?.n ?? 0);
+        },
+        close: () => c.end().catch(() => c.destroy()),
+      };
+    },
     readSchema: readMariadbSchema,
     maskingStatements: (rules, db) => mariadbMaskingStatements(rules, db),
     emptyTablesStatements: (db) => [mariadbEmptyTablesStatement(db)],

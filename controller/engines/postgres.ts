@@ -59,6 +59,22 @@ async function withClient<T>(conn: EngineConn, fn: (sql: postgres.Sql) => Promis
   }
 }
 
+/**
+ * Connections to local port `port` in /proc/net/tcp{,6} tables (`sl local rem st …` lines, ports in
+ * hex): established, or half-open (SYN_RECV). A server's listening socket and closing ones are not counted.
+ */
+export function tcpConnectionsTo(port: number, tables: string[]): number {
+  let n = 0;
+  for (const table of tables) {
+    for (const line of table.split('\n')) {
+      const [, local, , st] = line.trim().split(/\s+/);
+      if (!local?.includes(':') || (st !== '01' && st !== '03')) continue;
+      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) n++;
+    }
+  }
+  return n;
+}
+
 export function createPostgresEngine(clock: Clock): Engine {
   return {
     name: 'postgres',
@@ -148,6 +164,28 @@ export function createPostgresEngine(clock: Clock): Engine {
         const rows = await sql`select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`;
         return Number(rows[0]?.n ?? 0);
       }),
+    // Over TCP, in the server's own network namespace: /proc/net/tcp lists every connection to its port,
+    // those still in the listen queue or logging in (not in pg_stat_activity yet) included.
+    async clientCounter(conn) {
+      const sql = client({ ...conn, database: conn.database || 'postgres' }, 0);
+      const ask = () => sql`
+        select inet_server_port() as port, pg_read_file('/proc/net/tcp') as v4,
+               case when (pg_stat_file('/proc/net/tcp6', true)).size is not null then pg_read_file('/proc/net/tcp6') end as v6`;
+      try {
+        await ask();
+      } catch (e) {
+        await sql.end({ timeout: 0 }).catch(() => {});
+        throw e;
+      }
+      return {
+        count: async () => {
+          const [row] = await ask();
+          // Its own connection is one of them.
+          return tcpConnectionsTo(Number(row?.port), [String(row?.v4 ?? ''), String(row?.v6 ?? '')]) - 1;
+        },
+        close: () => sql.end({ timeout: 1 }).catch(() => {}),
+      };
+    },
     readSchema: readPostgresSchema,
     // psql runs the statements on a connection to the database the import made.
     maskingStatements: (rules) => postgresMaskingStatements(rules),

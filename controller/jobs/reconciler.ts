@@ -21,6 +21,7 @@ import type {
   Reconciler,
   RuntimeEvent,
   Store,
+  SuspendSteps,
   Telemetry,
 } from '../app/ports.js';
 import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
@@ -358,10 +359,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   // Idle suspension (jobs/suspender.ts decides when): in the instance's turn, like every other step.
-  function suspend(id: string, onStopped: (i: InstanceRecord) => Promise<void>): Promise<boolean> {
+  function suspend(id: string, steps: SuspendSteps): Promise<boolean> {
     return queue.run(id, async () => {
       const i = await store.getInstance(id);
       if (!i || i.status !== 'ready' || i.desired !== 'present' || isBehind(i)) return false;
+      if (!(await steps.beforeStop(i))) return false;
       const ilog = log.child({ instance: id, name: i.name, template: i.template });
       // Suspended first: the server's exit (a Docker event) then wakes nothing.
       await set(id, { status: 'suspended' });
@@ -369,7 +371,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // A clean shutdown: the next start needs no crash recovery.
         if (i.containerId) await deps.runtime.stop(i.containerId, { signal: deps.engines(i.engine).stopSignal, timeoutSec: 10 });
         await deps.runtime.removeAll(instanceSelector(deps.home, id));
-        await onStopped({ ...i, status: 'suspended', containerId: null });
+        await steps.onStopped({ ...i, status: 'suspended', containerId: null });
         // Recorded once the listener is up: a suspended instance without a container is one that wakes.
         await set(id, { containerId: null });
         ilog.info({ port: i.port }, 'instance suspended (idle); a client connection wakes it');

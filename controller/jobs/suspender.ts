@@ -5,6 +5,16 @@
 // connection(s) are piped to it, so that client never sees an error. Later clients reach the server's
 // published port directly: a running instance has no proxy in its path.
 //
+// Between the idle check and the listener taking the port, the server shuts down and its container
+// goes: a client arriving then would meet a server that refuses it ("shutting down") or a closed port.
+// So, in the instance's turn right before its server stops, new connections to its port are held off
+// at the host's firewall (their SYN dropped: the client's TCP stack sends it again a second later) and
+// the server is asked once more, over a connection opened just before, for every client connection,
+// those still logging in included: one that came since the idle check keeps it running (the held-off
+// clients then reach it); none, and the server stops, the listener takes the port and the hold is
+// lifted, so the held-off clients reach the listener and wake it. (A wake cannot be covered the same
+// way: the reconciler's own readiness probe goes through that port.)
+//
 // When each instance was last seen busy is kept in memory, not in the state DB: after a controller
 // restart every instance simply counts as busy from then on, which only delays a suspension by one idle
 // period and never suspends early, and it spares the state DB a write per instance per poll.
@@ -43,6 +53,9 @@ export interface Suspender {
   close(): Promise<void>;
 }
 
+/** After holding off new connections, how long those that got in just before may take to reach the server. */
+const HOLD_SETTLE_MS = 50;
+
 /** How often to poll: a third of the idle time (a suspension comes at most that late), 1 s to 30 s. */
 export function pollEveryMs(idleMs: number): number {
   return Math.min(30_000, Math.max(1000, Math.round(idleMs / 3)));
@@ -53,6 +66,12 @@ interface Parked {
   listening: boolean;
   waking: boolean;
   held: HeldConnection[];
+}
+
+/** New connections to one port held off (close) until let through again (open; twice is harmless). */
+interface Door {
+  close(): Promise<void>;
+  open(): Promise<void>;
 }
 
 export function createSuspender(deps: SuspenderDeps): Suspender {
@@ -130,6 +149,51 @@ export function createSuspender(deps: SuspenderDeps): Suspender {
     }
   }
 
+  function door(port: number): Door {
+    let held = false;
+    return {
+      async close() {
+        await listeners.hold(deps.publishIp, port);
+        held = true;
+      },
+      async open() {
+        if (!held) return;
+        await listeners.unhold(deps.publishIp, port);
+        held = false;
+      },
+    };
+  }
+
+  /**
+   * The last word before `i`'s server stops: new connections are held off first, then the server
+   * counts its client connections over one opened just before. False (it keeps running; the caller
+   * lifts the hold) when anyone is there or the server cannot say.
+   */
+  async function stillIdle(i: InstanceRecord, d: Door): Promise<boolean> {
+    const engine = deps.engines(i.engine);
+    const counter = await engine
+      .clientCounter({ host: deps.probeHost, port: i.port!, user: engine.adminUser, password: i.password, database: '' })
+      .catch((e) => void log.debug({ instance: i.id, err: messageOf(e) }, 'last idle check failed; counting the instance as busy'));
+    if (!counter) return false;
+    try {
+      await d.close().catch((e) =>
+        // Without the firewall rule (no NET_ADMIN): suspended all the same, a client in that moment may fail.
+        log.warn({ instance: i.id, port: i.port, err: messageOf(e) }, 'cannot hold off new connections while the instance suspends'),
+      );
+      // Connections that got in just before: Docker's proxy dialling the server, the server accepting.
+      await clock.sleep(HOLD_SETTLE_MS);
+      const n = await counter.count();
+      if (n === 0) return true;
+      log.debug({ instance: i.id, clients: n }, 'a client connected just before the suspension; keeping the instance running');
+    } catch (e) {
+      log.debug({ instance: i.id, err: messageOf(e) }, 'last idle check failed; counting the instance as busy');
+    } finally {
+      await counter.close();
+    }
+    lastBusy.set(i.id, clock.now());
+    return false;
+  }
+
   async function check(i: InstanceRecord): Promise<boolean> {
     // First sight: idle since it became ready, or since this controller started if that came later.
     const since = Math.max(lastBusy.get(i.id) ?? startedAt, i.readyAt?.getTime() ?? 0);
@@ -139,9 +203,22 @@ export function createSuspender(deps: SuspenderDeps): Suspender {
       return false;
     }
     if (!isIdleFor(since, clock.now(), deps.idleMs)) return false;
-    const done = await deps.reconciler.suspend(i.id, (s) => park(s));
-    if (done) lastBusy.delete(i.id);
-    return done;
+    const d = door(i.port!);
+    try {
+      const done = await deps.reconciler.suspend(i.id, {
+        beforeStop: (s) => stillIdle(s, d),
+        onStopped: async (s) => {
+          await park(s);
+          // The listener has the port: held-off clients may come (a failure here is retried below).
+          await d.open().catch(() => undefined);
+        },
+      });
+      if (done) lastBusy.delete(i.id);
+      return done;
+    } finally {
+      // Whatever happened (kept running, or a failed stop restarts the server): nobody stays held off.
+      await d.open().catch((e) => log.error({ instance: i.id, port: i.port, err: messageOf(e) }, 'could not lift the hold on new connections'));
+    }
   }
 
   async function pass(): Promise<{ checked: number; suspended: number }> {
@@ -168,6 +245,14 @@ export function createSuspender(deps: SuspenderDeps): Suspender {
       return running;
     },
     async restore() {
+      // Holds a controller left on our instances' ports when it died in the middle of a suspension.
+      const ports = new Set((await store.listLive()).map((i) => i.port));
+      const left = await listeners.holds().catch((e) => {
+        // Without iptables no hold was ever made; with suspension on, the next suspension says so too.
+        log[deps.idleMs > 0 ? 'warn' : 'debug']({ err: messageOf(e) }, 'cannot list held-off ports');
+        return [];
+      });
+      for (const h of left) if (h.address === deps.publishIp && ports.has(h.port)) await listeners.unhold(h.address, h.port);
       let n = 0;
       for (const i of await store.listLive({ status: ['suspended'] })) {
         if (parked.has(i.id) || i.port === null || i.desired !== 'present') continue;

@@ -68,6 +68,43 @@ describe('idle suspension', () => {
     expect((await core.suspender.poll()).suspended).toBe(1);
   });
 
+  it('holds off new connections to the port from before the last count until the listener has it', async () => {
+    const { core, ready } = await readyInstance();
+    expect((await idleOut(core)).suspended).toBe(1);
+    const ev = core.world.events;
+    const hold = ev.indexOf(`hold ${ready.port}`);
+    const remove = ev.indexOf(`rm myaas-${ready.id}`);
+    const listen = ev.indexOf(`listen ${ready.port}`);
+    const unhold = ev.indexOf(`unhold ${ready.port}`);
+    expect(hold).toBeGreaterThanOrEqual(0);
+    expect([hold < remove, remove < listen, listen < unhold]).toEqual([true, true, true]);
+    expect(core.listeners.held()).toEqual([]);
+  });
+
+  it('a client that connected after the idle check keeps the instance running, and nobody stays held off', async () => {
+    const { core, ready } = await readyInstance();
+    core.world.faults.lateClients = 1;
+    expect((await idleOut(core)).suspended).toBe(0);
+    const i = await core.instances.get(ready.id);
+    expect([i.status, i.containerId]).toEqual(['ready', ready.containerId]);
+    expect(core.world.events).toContain(`hold ${ready.port}`);
+    expect(core.listeners.held()).toEqual([]);
+    expect(core.listeners.ports()).toEqual([]);
+    // Busy just now: the next idle period starts from there.
+    core.world.serverAt(ready.port!)!.clients = 0;
+    expect((await core.suspender.poll()).suspended).toBe(0);
+    core.clock.advance(IDLE);
+    expect((await core.suspender.poll()).suspended).toBe(1);
+  });
+
+  it('start-up lifts holds a controller left on its instances\' ports', async () => {
+    const { core, ready } = await readyInstance();
+    await core.listeners.hold('127.0.0.1', ready.port!);
+    await core.listeners.hold('127.0.0.1', 1);
+    await core.suspender.restore();
+    expect(core.listeners.held()).toEqual([1]);
+  });
+
   it('never suspends with MYAAS_IDLE_SUSPEND=0 (the default), and leaves warm-pool instances alone', async () => {
     const core = buildCore({ warmPool: 1, idleSuspendMs: IDLE });
     await core.addVersion('chinook');

@@ -71,6 +71,8 @@ export interface World {
     exec: (argv: string[]) => ExecAnswer | Promise<ExecAnswer>;
     /** containers whose server never answers */
     deadServers: Set<string>;
+    /** clients that connect after the idle check, before the last count ahead of a suspension (once) */
+    lateClients: number;
   };
   storage: Storage;
   /** what Storage.space reports for the pool */
@@ -100,6 +102,7 @@ export function createWorld(): World {
     rotateGate: null,
     exec: () => ({ exitCode: 0, stdout: '' }),
     deadServers: new Set(),
+    lateClients: 0,
   };
   let nextPort = 40000;
   const portsHeld = new Set<number>();
@@ -318,6 +321,22 @@ export function createWorld(): World {
         await tick();
         serve(conn);
         return serverAt(conn.port)?.clients ?? 0;
+      },
+      async clientCounter(conn) {
+        await tick();
+        serve(conn);
+        return {
+          async count() {
+            await tick();
+            const c = serverAt(conn.port);
+            if (c && faults.lateClients) {
+              c.clients = (c.clients ?? 0) + faults.lateClients;
+              faults.lateClients = 0;
+            }
+            return c?.clients ?? 0;
+          },
+          async close() {},
+        };
       },
       async readSchema(conn) {
         return { engine: name, database: conn.database, tables: [], views: [], routines: [], triggers: [] };
