@@ -142,7 +142,7 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
       : null,
   });
   suspender = createSuspender({
-    store, reconciler, engines, listeners: createWakeListeners(), changes, clock, log,
+    store, reconciler, engines, listeners: createWakeListeners(runner), changes, clock, log,
     idleMs: config.idleSuspendSeconds * 1000, publishIp: config.publishIp, probeHost: config.probeHost,
   });
   const warmPool = createWarmPool({
