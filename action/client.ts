@@ -42,7 +42,9 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
   const doFetch = opts.fetch ?? globalThis.fetch;
   const delays = opts.retryDelaysMs ?? [1000, 2000];
   const sleep = opts.sleep ?? sleepMs;
-  const base = opts.baseUrl.replace(/\/+$/, '');
+  // Where requests go: the configured controller, or the active one a standby named (see below).
+  let base = opts.baseUrl.replace(/\/+$/, '');
+  let redirects = 0;
 
   const unreachable = (detail: string) =>
     new ActionError(
@@ -80,6 +82,21 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
         data = text ? (JSON.parse(text) as T | ErrorDto) : null;
       } catch {
         data = null;
+      }
+      // A standby controller (several share one state DB, one is active) names the active one: ask
+      // it instead. A standby that names none yet is taking over: wait as for a restart.
+      if (res.status === 503 && isErrorDto(data) && data.error.code === 'standby') {
+        const active = activeUrl(res.headers.get('myaas-active-url'));
+        if (active && active !== base && redirects < 3) {
+          redirects++;
+          base = active;
+          attempt--;
+          continue;
+        }
+        if (attempt < delays.length) {
+          await sleep(Math.max(delays[attempt], retryAfterMs(res.headers.get('retry-after'))));
+          continue;
+        }
       }
       // A proxy's 502/503 (no myaas error body) usually means the controller is restarting.
       if ((res.status === 502 || res.status === 503) && !isErrorDto(data) && attempt < delays.length) {
@@ -147,6 +164,22 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
       return 'destroyed';
     },
   };
+}
+
+/** The active controller's base URL from a standby's `myaas-active-url`, if it is an http(s) URL. */
+export function activeUrl(header: string | null): string | null {
+  if (!header) return null;
+  try {
+    const u = new URL(header);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.toString().replace(/\/+$/, '') : null;
+  } catch {
+    return null;
+  }
+}
+
+function retryAfterMs(header: string | null): number {
+  const s = Number(header);
+  return Number.isFinite(s) && s > 0 ? Math.min(s, 30) * 1000 : 0;
 }
 
 function isErrorDto(x: unknown): x is ErrorDto {

@@ -12,12 +12,24 @@ export function nextPage(link: string | null): string | null {
   return null;
 }
 
-export function createCliClient(baseUrl: string, token: string | undefined) {
-  const base = baseUrl.replace(/\/+$/, '');
-  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T; headers: Headers }> {
+/** The active controller's base URL from a standby's `myaas-active-url`, if it is an http(s) URL. */
+export function activeUrl(header: string | null): string | null {
+  if (!header) return null;
+  try {
+    const u = new URL(header);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.toString().replace(/\/+$/, '') : null;
+  } catch {
+    return null;
+  }
+}
+
+export function createCliClient(baseUrl: string, token: string | undefined, fetchFn: typeof fetch = globalThis.fetch) {
+  // The configured controller, or the active one a standby named (controllers sharing a state DB).
+  let base = baseUrl.replace(/\/+$/, '');
+  async function call<T>(method: string, path: string, body?: unknown, redirects = 0): Promise<{ status: number; data: T; headers: Headers }> {
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, {
+      res = await fetchFn(`${base}${path}`, {
         method,
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -34,6 +46,11 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
     }
     if (!res.ok) {
       const err = (data as { error?: { code: string; message: string } })?.error;
+      const active = res.status === 503 && err?.code === 'standby' ? activeUrl(res.headers.get('myaas-active-url')) : null;
+      if (active && active !== base && redirects < 3) {
+        base = active;
+        return call<T>(method, path, body, redirects + 1);
+      }
       const hint = res.status === 401 && !token ? ' (set MYAAS_TOKEN to one of the controller\'s MYAAS_API_TOKENS)' : '';
       throw new CliError(`${err?.message ?? `HTTP ${res.status}`}${hint}`);
     }
@@ -42,7 +59,7 @@ export function createCliClient(baseUrl: string, token: string | undefined) {
   return {
     async reachable(): Promise<boolean> {
       try {
-        await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1500) });
+        await fetchFn(`${base}/healthz`, { signal: AbortSignal.timeout(1500) });
         return true;
       } catch {
         return false;

@@ -13,7 +13,7 @@ import {
   readInputs,
   require_tunnel,
   require_undici
-} from "./chunks/chunk-35M4ODFD.js";
+} from "./chunks/chunk-RKKKUH73.js";
 
 // node_modules/@actions/github/node_modules/@actions/http-client/lib/proxy.js
 var require_proxy = __commonJS({

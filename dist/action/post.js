@@ -6,7 +6,7 @@ import {
   isEntryPoint,
   obtainToken,
   readInputs
-} from "./chunks/chunk-35M4ODFD.js";
+} from "./chunks/chunk-RKKKUH73.js";
 
 // action/post.ts
 var STATE_INSTANCE_ID = "instance-id";

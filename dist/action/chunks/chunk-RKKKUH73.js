@@ -21516,7 +21516,8 @@ function createControllerClient(opts) {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const delays = opts.retryDelaysMs ?? [1e3, 2e3];
   const sleep = opts.sleep ?? sleepMs;
-  const base = opts.baseUrl.replace(/\/+$/, "");
+  let base = opts.baseUrl.replace(/\/+$/, "");
+  let redirects = 0;
   const unreachable = (detail) => new ActionError(
     `cannot reach the myaas controller at ${base} (${detail}). The runner running this job must be able to reach the controller: check the controller-url input, that the controller is running, and that no firewall or private network stands between them (a self-hosted runner may be needed for a private controller).`
   );
@@ -21549,6 +21550,19 @@ function createControllerClient(opts) {
         data = text ? JSON.parse(text) : null;
       } catch {
         data = null;
+      }
+      if (res.status === 503 && isErrorDto(data) && data.error.code === "standby") {
+        const active = activeUrl(res.headers.get("myaas-active-url"));
+        if (active && active !== base && redirects < 3) {
+          redirects++;
+          base = active;
+          attempt--;
+          continue;
+        }
+        if (attempt < delays.length) {
+          await sleep(Math.max(delays[attempt], retryAfterMs(res.headers.get("retry-after"))));
+          continue;
+        }
       }
       if ((res.status === 502 || res.status === 503) && !isErrorDto(data) && attempt < delays.length) {
         await sleep(delays[attempt]);
@@ -21605,6 +21619,19 @@ function createControllerClient(opts) {
       return "destroyed";
     }
   };
+}
+function activeUrl(header) {
+  if (!header) return null;
+  try {
+    const u = new URL(header);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.toString().replace(/\/+$/, "") : null;
+  } catch {
+    return null;
+  }
+}
+function retryAfterMs(header) {
+  const s = Number(header);
+  return Number.isFinite(s) && s > 0 ? Math.min(s, 30) * 1e3 : 0;
 }
 function isErrorDto(x) {
   const err = x?.error;
