@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { messageOf } from './domain/errors.js';
 import { homeSelector, roleOf } from './domain/labels.js';
+import { reserveBytes } from './domain/disk.js';
 import { createPaths } from './domain/layout.js';
 import type { Logger } from './domain/logger.js';
 import type { EngineName } from './domain/types.js';
@@ -148,9 +149,12 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
   const warmPool = createWarmPool({
     store, reconciler, handovers, changes, engines, clock, size: config.warmPool, maxInstances: config.maxInstances, probeHost: config.probeHost, log,
   });
+  const pinnedVersions = new Set(Object.values(config.github.versionPins).flatMap((pins) => Object.values(pins)));
   // Many hosts: versions shipped to the nodes' pools, nodes labelled with what they hold.
   const clusterSync = cluster && config.swarm
-    ? createClusterSync({ nodes: cluster, shipping: createPoolShipping({ source: config.dataDir, pools: config.swarm.pools, runner }), store, home, log })
+    ? createClusterSync({ nodes: cluster, shipping: createPoolShipping({ source: config.dataDir, pools: config.swarm.pools, runner, removeVersion: (path) => storage.remove(path) }),
+      store, home, log, pinned: pinnedVersions,
+      reserveBytes: (total) => reserveBytes(config.safety.diskReserve, total) })
     : null;
   const syncCluster = async () => {
     if (!clusterSync) return;
@@ -167,7 +171,6 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
         void warmPool.refill();
       });
   });
-  const pinnedVersions = new Set(Object.values(config.github.versionPins).flatMap((pins) => Object.values(pins)));
   const reaper = createReaper({ store, runtime, storage, files, importer, reconciler, changes, paths, clock, home, telemetry, log, pinnedVersions });
   const templates = createTemplateService({ store, dumps, importer });
   const status = createStatusService({ store, templates, runtime, storage, files, paths, clock, warmPoolTarget: config.warmPool, log });

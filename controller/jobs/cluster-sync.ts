@@ -8,7 +8,7 @@ import { messageOf } from '../domain/errors.js';
 import { homeSelector } from '../domain/labels.js';
 import type { Logger } from '../domain/logger.js';
 import type { Store } from '../app/ports.js';
-import { clusterVersionLabel } from './provision.js';
+import { clusterVersionLabel, POOL_FULL_LABEL } from './provision.js';
 
 export interface ClusterNode {
   id: string;
@@ -21,6 +21,8 @@ export interface ClusterNode {
 export interface ClusterNodes {
   nodes(): Promise<ClusterNode[]>;
   labelNode(nodeId: string, labels: Record<string, string>): Promise<void>;
+  /** Removes labels from a node, keeping its others. */
+  unlabelNode(nodeId: string, keys: string[]): Promise<void>;
   /** Removes the nodes' volumes with `labels` that no service mounts; answers their names. */
   pruneVolumes(labels: Record<string, string>): Promise<string[]>;
 }
@@ -39,14 +41,22 @@ export interface VersionShipping {
   /** the template's versions complete (sealed) on the node's pool */
   versionsOn(node: string, template: string): Promise<string[]>;
   ship(node: string, template: string, version: string, parents: string[]): Promise<ShipOutcome>;
+  /** removes a version from the node's pool (clones made from it are independent of it) */
+  remove(node: string, template: string, version: string): Promise<void>;
+  /** the node's pool: its size and what is free */
+  space(node: string): Promise<{ totalBytes: number; freeBytes: number }>;
 }
 
 export interface ClusterSyncDeps {
   nodes: ClusterNodes;
   shipping: VersionShipping;
   store: Pick<Store, 'listVersions' | 'versionsInUse'>;
+  /** versions pinned in configuration: kept on the nodes like ones in use */
+  pinned?: Set<string>;
   /** this controller's label value (its volumes carry it) */
   home: string;
+  /** bytes a node's pool keeps free (MYAAS_DISK_RESERVE of its size): below it, no new instance goes there */
+  reserveBytes(totalBytes: number): number;
   log: Logger;
 }
 
@@ -58,6 +68,8 @@ export interface SyncReport {
   failed: Array<{ node: string; template: string; version: string; error: string }>;
   /** volumes removed from nodes: clones of instances made again elsewhere while their node was lost */
   pruned: string[];
+  /** versions removed from nodes (retired, used by no instance, pinned by no repository) */
+  retired: Array<{ node: string; template: string; version: string }>;
 }
 
 export interface ClusterSync {
@@ -74,15 +86,29 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
     const inUse = await deps.store.versionsInUse();
     const out = new Map<string, string[]>();
     const all = await deps.store.listVersions({ status: ['ready', 'retired'] });
+    // Every template with a version anywhere: one whose versions are all unwanted still has its old ones removed.
+    for (const v of all) if (!out.has(v.template)) out.set(v.template, []);
     for (const v of [...all].sort((a, b) => a.id.localeCompare(b.id))) {
-      if (v.status !== 'ready' && !inUse.has(v.id)) continue;
+      if (v.status !== 'ready' && !inUse.has(v.id) && !deps.pinned?.has(v.id)) continue;
       out.set(v.template, [...(out.get(v.template) ?? []), v.id]);
     }
     return out;
   }
 
+  async function poolFull(node: string): Promise<boolean | null> {
+    try {
+      const { totalBytes, freeBytes } = await shipping.space(node);
+      const full = freeBytes < deps.reserveBytes(totalBytes);
+      if (full) log.warn({ node, freeMiB: Math.round(freeBytes / 2 ** 20) }, 'a node\'s pool is short of disk (MYAAS_DISK_RESERVE): no new instance is placed there until it has room');
+      return full;
+    } catch (e) {
+      log.warn({ node, err: messageOf(e) }, 'could not read the free space of a node\'s pool');
+      return null;
+    }
+  }
+
   async function pass(): Promise<SyncReport> {
-    const report: SyncReport = { shipped: [], labelled: 0, unreachable: [], failed: [], pruned: [] };
+    const report: SyncReport = { shipped: [], labelled: 0, unreachable: [], failed: [], pruned: [], retired: [] };
     const want = await wanted();
     for (const node of await deps.nodes.nodes()) {
       if (!node.ready) continue;
@@ -94,6 +120,9 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
       }
       warned.delete(node.hostname);
       const labels: Record<string, string> = {};
+      // Placement by room: Swarm weighs memory reservations; a pool short of disk is kept out by label.
+      const full = await poolFull(node.hostname);
+      if (full !== null && node.labels[POOL_FULL_LABEL] !== String(full)) labels[POOL_FULL_LABEL] = String(full);
       for (const [template, versions] of want) {
         const have = await shipping.versionsOn(node.hostname, template);
         for (const version of versions) {
@@ -112,6 +141,17 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
           }
           const key = clusterVersionLabel(version);
           if (node.labels[key] !== 'true') labels[key] = 'true';
+        }
+        // What is no longer wanted leaves the node: its label first, so nothing new is placed by it.
+        for (const old of have.filter((v) => !versions.includes(v))) {
+          try {
+            if (node.labels[clusterVersionLabel(old)] !== undefined) await deps.nodes.unlabelNode(node.id, [clusterVersionLabel(old)]);
+            await shipping.remove(node.hostname, template, old);
+            report.retired.push({ node: node.hostname, template, version: old });
+            log.info({ node: node.hostname, template, version: old }, 'removed a retired template version from a node');
+          } catch (e) {
+            log.warn({ node: node.hostname, template, version: old, err: messageOf(e) }, 'could not remove a retired template version from a node; trying again at the next sweep');
+          }
         }
       }
       if (Object.keys(labels).length) {

@@ -41,6 +41,9 @@ export interface ProvisionDeps {
 /** The node label that says a node's pool holds a template version completely (shipped, verified). */
 export const clusterVersionLabel = (versionId: string) => `myaas.has.${versionId}`;
 
+/** The node label `true` while a node's pool is below the disk reserve: no new instance goes there. */
+export const POOL_FULL_LABEL = 'myaas.pool.full';
+
 /** How an instance's container and clone are held in (see docs/security-host.md). */
 export interface InstanceSafety {
   /** the isolated Docker network that bridge-mode instances join; null: Docker's default bridge */
@@ -66,7 +69,8 @@ function clusterPlacement(
   return {
     // A new name per attempt: a lost node may still hold an earlier attempt's volume of this instance.
     volumes: [{ name: `myaas-${instanceId}-${now.toString(36)}`, container: dataDir, driver: cluster.volumeDriver, options }],
-    constraints: [`node.labels.${clusterVersionLabel(version.id)}==true`],
+    // A node without the label at all matches `!=`: only a pool known to be short is avoided.
+    constraints: [`node.labels.${clusterVersionLabel(version.id)}==true`, `node.labels.${POOL_FULL_LABEL}!=true`],
     reserveMemoryBytes: cluster.reserveMemoryBytes,
   };
 }

@@ -37,6 +37,8 @@ export interface SwarmRuntime extends Runtime {
   nodes(): Promise<SwarmNode[]>;
   /** Adds or replaces labels on a node (placement reads them), keeping its others. */
   labelNode(nodeId: string, labels: Record<string, string>): Promise<void>;
+  /** Removes labels from a node, keeping its others. */
+  unlabelNode(nodeId: string, keys: string[]): Promise<void>;
   /** On every ready node it reaches: removes volumes with `labels` that no service with `labels` mounts. */
   pruneVolumes(labels: Record<string, string>): Promise<string[]>;
 }
@@ -338,6 +340,17 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     },
 
     nodes: listNodes,
+
+    async unlabelNode(nodeId, keys) {
+      try {
+        const n = await docker.getNode(nodeId).inspect();
+        const labels = { ...(n.Spec?.Labels ?? {}) };
+        for (const k of keys) delete labels[k];
+        await docker.getNode(nodeId).update({ _query: { version: n.Version.Index }, _body: { ...n.Spec, Labels: labels } });
+      } catch (e) {
+        fail(e, `removing labels from node ${nodeId}`);
+      }
+    },
 
     async pruneVolumes(labels) {
       let services: any[];

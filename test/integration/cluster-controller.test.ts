@@ -225,4 +225,23 @@ describe('the controller on a 3-node Swarm', () => {
     expect(await cluster.manager.docker.listServices({ filters: { label: [`myaas.home=${t.dataDir}`] } })).toEqual([]);
     for (const k of [1, 2, 3]) expect(await myaasVolumes(k)).toEqual([]);
   }, 600_000);
+
+  it('a new version replaces the old one on every node once no instance uses it', async () => {
+    const old = (await t.controller.store.listVersions({ template: 'chinook-my', status: ['ready'] }))[0]!;
+    const v = await importAndWait(t, 'chinook-my');
+    expect(v.status).toBe('ready');
+    const shipper = createBtrfsShipper();
+    await until('the new version on every node, the old one gone', async () => {
+      for (const n of cluster.nodes) {
+        const have = await shipper.versionsOn(n.poolAccess, 'chinook-my');
+        if (!have.includes(v.id) || have.includes(old.id)) return false;
+      }
+      return true;
+    }, 120_000);
+    for (const n of cluster.nodes) {
+      const labels = (await cluster.manager.docker.getNode(`myaas-${n.name}`).inspect()).Spec.Labels ?? {};
+      expect(labels[`myaas.has.${v.id}`]).toBe('true');
+      expect(labels[`myaas.has.${old.id}`]).toBeUndefined();
+    }
+  }, 600_000);
 });

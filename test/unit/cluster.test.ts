@@ -70,13 +70,16 @@ describe('split runtime', () => {
 describe('cluster sync', () => {
   const version = (id: string, template: string, status: TemplateVersion['status']) => ({ id, template, status }) as TemplateVersion;
 
-  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; reach?: string[] }) {
+  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; reach?: string[]; free?: Record<string, number>; pinned?: string[] }) {
     const shipped: string[] = [];
+    const removed: string[] = [];
     const labelled: Array<[string, Record<string, string>]> = [];
+    const unlabelled: Array<[string, string[]]> = [];
     const sync = createClusterSync({
       nodes: {
         nodes: async () => o.nodes,
         labelNode: async (id, labels) => void labelled.push([id, labels]),
+        unlabelNode: async (id, keys) => void unlabelled.push([id, keys]),
         pruneVolumes: async () => [],
       },
       shipping: {
@@ -88,15 +91,19 @@ describe('cluster sync', () => {
           (o.on[node] ??= {})[template] = [...(o.on[node]?.[template] ?? []), v];
           return { parent: parents.at(-1) ?? null, streamBytes: 100, ms: 5, alreadyThere: false };
         },
+        space: async (node) => ({ totalBytes: 1000, freeBytes: o.free?.[node] ?? 900 }),
+        remove: async (node, template, v) => void removed.push(`${template}/${v}@${node}`),
       },
       store: {
         listVersions: async () => o.versions,
         versionsInUse: async () => new Set(o.inUse ?? []),
       },
       home: '/var/lib/myaas',
+      reserveBytes: (total) => total / 10,
+      pinned: new Set(o.pinned ?? []),
       log: createMemoryLogger(),
     });
-    return { sync, shipped, labelled };
+    return { sync, shipped, labelled, unlabelled, removed };
   }
   const node = (hostname: string, over: Partial<ClusterNode> = {}): ClusterNode => ({ id: `id-${hostname}`, hostname, ready: true, labels: {}, ...over });
 
@@ -111,13 +118,13 @@ describe('cluster sync', () => {
     // v0 is retired and unused: not shipped; v1 is in use; v2 is latest.
     expect(w.shipped).toEqual(['chinook/v2->n1 parents v1', 'chinook/v1->n2 parents -', 'chinook/v2->n2 parents v1']);
     expect(w.labelled).toEqual([
-      ['id-n1', { 'myaas.has.v2': 'true' }],
-      ['id-n2', { 'myaas.has.v1': 'true', 'myaas.has.v2': 'true' }],
+      ['id-n1', { 'myaas.pool.full': 'false', 'myaas.has.v2': 'true' }],
+      ['id-n2', { 'myaas.pool.full': 'false', 'myaas.has.v1': 'true', 'myaas.has.v2': 'true' }],
     ]);
     expect(r.shipped).toHaveLength(3);
     // A second pass has nothing to do (labels are read from the nodes, which now carry them).
     const again = world({
-      nodes: [node('n1', { labels: { 'myaas.has.v1': 'true', 'myaas.has.v2': 'true' } })],
+      nodes: [node('n1', { labels: { 'myaas.has.v1': 'true', 'myaas.has.v2': 'true', 'myaas.pool.full': 'false' } })],
       on: { n1: { chinook: ['v1', 'v2'] } },
       versions: [version('v1', 'chinook', 'retired'), version('v2', 'chinook', 'ready')],
       inUse: ['v1'],
@@ -127,12 +134,52 @@ describe('cluster sync', () => {
     expect(again.labelled).toEqual([]);
   });
 
+  it('removes from the nodes what is retired and unused (label first), keeping versions in use or pinned', async () => {
+    const w = world({
+      nodes: [node('n1', { labels: { 'myaas.has.v0': 'true', 'myaas.has.v1': 'true', 'myaas.has.v2': 'true', 'myaas.has.p1': 'true', 'myaas.pool.full': 'false' } })],
+      on: { n1: { chinook: ['p1', 'v0', 'v1', 'v2'], gone: ['g1'] } },
+      versions: [version('p1', 'chinook', 'retired'), version('v0', 'chinook', 'retired'), version('v1', 'chinook', 'retired'), version('v2', 'chinook', 'ready'), version('g1', 'gone', 'retired')],
+      inUse: ['v1'],
+      pinned: ['p1'],
+    });
+    const r = await w.sync.sync();
+    expect(w.removed).toEqual(['chinook/v0@n1', 'gone/g1@n1']);
+    expect(w.unlabelled).toEqual([['id-n1', ['myaas.has.v0']]]);
+    expect(r.retired).toEqual([{ node: 'n1', template: 'chinook', version: 'v0' }, { node: 'n1', template: 'gone', version: 'g1' }]);
+    expect(w.shipped).toEqual([]);
+  });
+
   it('a failed shipment leaves that node unlabelled for that version and is reported; unreachable pools are named', async () => {
     const w = world({ nodes: [node('n1'), node('n2'), node('n9')], on: {}, versions: [version('v2', 'chinook', 'ready')], failShipTo: 'n2', reach: ['n1', 'n2'] });
     const r = await w.sync.sync();
-    expect(w.labelled).toEqual([['id-n1', { 'myaas.has.v2': 'true' }]]);
+    expect(w.labelled).toEqual([['id-n1', { 'myaas.pool.full': 'false', 'myaas.has.v2': 'true' }], ['id-n2', { 'myaas.pool.full': 'false' }]]);
     expect(r.failed).toEqual([{ node: 'n2', template: 'chinook', version: 'v2', error: 'disk full' }]);
     expect(r.unreachable).toEqual(['n9']);
+  });
+});
+
+describe('placement by room', () => {
+  it('marks a node whose pool is below the reserve full, and clears it once it has room again', async () => {
+    const version = { id: 'v2', template: 'chinook', status: 'ready' } as TemplateVersion;
+    const labelled: Array<[string, Record<string, string>]> = [];
+    const free: Record<string, number> = { n1: 50, n2: 500 };
+    const nodes: ClusterNode[] = [
+      { id: 'id-n1', hostname: 'n1', ready: true, labels: { 'myaas.has.v2': 'true' } },
+      { id: 'id-n2', hostname: 'n2', ready: true, labels: { 'myaas.has.v2': 'true', 'myaas.pool.full': 'true' } },
+    ];
+    const sync = createClusterSync({
+      nodes: { nodes: async () => nodes, labelNode: async (id, l) => void labelled.push([id, l]), unlabelNode: async () => undefined, pruneVolumes: async () => [] },
+      shipping: {
+        reaches: () => true, versionsOn: async () => ['v2'], ship: async () => { throw new Error('nothing to ship'); },
+        space: async (n) => ({ totalBytes: 1000, freeBytes: free[n]! }), remove: async () => undefined,
+      },
+      store: { listVersions: async () => [version], versionsInUse: async () => new Set() },
+      home: '/h',
+      reserveBytes: (total) => total / 10,
+      log: createMemoryLogger(),
+    });
+    await sync.sync();
+    expect(labelled).toEqual([['id-n1', { 'myaas.pool.full': 'true' }], ['id-n2', { 'myaas.pool.full': 'false' }]]);
   });
 });
 
