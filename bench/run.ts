@@ -113,7 +113,7 @@ function settings(o: Options): Record<string, string> {
         : ''),
     controller:
       'built in-process exactly as `myaas serve` builds it (buildController, Hono on 127.0.0.1), data dir a fresh subdirectory of the pool, ' +
-      'shipped defaults: MYAAS_MEMORY_LIMIT=1g, MYAAS_CPUS=1, PGlite state DB in the data dir, reconciler concurrency 8',
+      `shipped defaults: MYAAS_MEMORY_LIMIT=1g, MYAAS_CPUS=1, PGlite state DB in the data dir, reconciler concurrency ${process.env.MYAAS_PROVISION_CONCURRENCY ?? 8} (MYAAS_PROVISION_CONCURRENCY)`,
     'instance server (PostgreSQL)': `\`${pg}\` — fsync and the other durability settings stay as the template has them (PostgreSQL defaults)`,
     'instance server (MariaDB)': `\`${my}\``,
     alternatives:

@@ -104,6 +104,7 @@ const schema = z.object({
   MYAAS_IMPORT_TIMEOUT: z.string().default('2h'),
   MYAAS_SCHEMA_VARIANTS: z.enum(['true', 'false']).default('true'),
   MYAAS_RETRY_ATTEMPTS: z.coerce.number().int().min(0).max(50).default(5),
+  MYAAS_PROVISION_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   MYAAS_WARM_POOL: z.coerce.number().int().min(0).default(0),
   MYAAS_URL: z.string().url().default('http://localhost:5001'),
   MYAAS_TOKEN: z.string().optional(),
@@ -251,6 +252,8 @@ function toConfig(e: z.infer<typeof schema>) {
     schemaVariants: e.MYAAS_SCHEMA_VARIANTS === 'true',
     /** automatic attempts after a failed provisioning or a crash, with growing pauses */
     retryAttempts: e.MYAAS_RETRY_ATTEMPTS,
+    /** instances brought up (cloned, started, probed) at once; the rest wait their turn */
+    provisionConcurrency: e.MYAAS_PROVISION_CONCURRENCY,
     warmPool: e.MYAAS_WARM_POOL,
     logLevel: e.MYAAS_LOG_LEVEL,
     /** for CLI commands that talk to a running controller */

@@ -135,7 +135,7 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
     beforeStart: (id) => suspender?.release(id) ?? Promise.resolve(),
     store, storage, runtime, engines, paths, clock, home, importer, changes, telemetry, handovers, log,
     net: createHostNet(), portRange: config.portRange, memoryBytes: config.memoryBytes, cpus: config.cpus, retryAttempts: config.retryAttempts,
-    capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo },
+    capacity: { max: config.maxInstances, perRepo: config.maxInstancesPerRepo }, concurrency: config.provisionConcurrency,
     publishIp: config.publishIp, network: config.network, probeHost: config.probeHost, readyTimeoutMs: config.readyTimeoutMs,
     safety: safety.instance,
     cluster: cluster && config.swarm

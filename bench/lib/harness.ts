@@ -127,6 +127,8 @@ export async function startBenchController(o: Options, driver: Driver, pool: str
     ...(variant.network ? { MYAAS_NETWORK: variant.network } : {}),
     ...(variant.maxInstances ? { MYAAS_MAX_INSTANCES: String(variant.maxInstances) } : {}),
     ...(variant.idleSuspend ? { MYAAS_IDLE_SUSPEND: variant.idleSuspend } : {}),
+    // Taken from the bench's own environment, to compare settings (results.md names the value).
+    ...(process.env.MYAAS_PROVISION_CONCURRENCY ? { MYAAS_PROVISION_CONCURRENCY: process.env.MYAAS_PROVISION_CONCURRENCY } : {}),
   } as NodeJS.ProcessEnv);
   const controller = await buildController(config, createLogger('info', logSink));
   await controller.start();
