@@ -77,3 +77,18 @@ export async function spawnController(dataDir: string, port: number, env: Record
     },
   };
 }
+
+/** Imports `template` through a spawned controller's API and waits until its version is ready (throws if it failed). */
+export async function importThrough(c: ControllerProcess, template: string, ms = 300_000): Promise<void> {
+  const imp = await c.api('POST', `/api/v1/templates/${template}/import`);
+  if (imp.status !== 202) throw new Error(`import of ${template} not accepted: ${imp.status} ${JSON.stringify(imp.body)}`);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const t = ((await c.api('GET', '/api/v1/templates')).body as any[]).find((x) => x.name === template);
+    const v = t?.versions.find((x: any) => x.id === imp.body.version.id);
+    if (v?.status === 'failed') throw new Error(`import of ${template} failed: ${v.error}`);
+    if (v?.status === 'ready') return;
+    if (Date.now() > deadline) throw new Error(`import of ${template} did not finish within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -9,7 +9,7 @@ import { createCommandRunner } from '../../controller/host/command.js';
 import { createStorage } from '../../controller/storage/index.js';
 import { clusterUp, type Cluster } from '../helpers/cluster.js';
 import { addChinookDumps } from '../helpers/controller.js';
-import { freeTcpPort, spawnController, type ControllerProcess } from '../helpers/process.js';
+import { freeTcpPort, importThrough, spawnController, type ControllerProcess } from '../helpers/process.js';
 import { startStatePostgres } from '../helpers/state-postgres.js';
 import { POOLS, psql, requirePool, until } from '../helpers/testbed.js';
 
@@ -66,14 +66,7 @@ describe('leader lock in front of a Swarm', () => {
     procs.push(b);
     expect(await health(b)).toMatchObject({ role: 'standby', active: { url: a.url } });
 
-    const imp = await a.api('POST', '/api/v1/templates/chinook/import');
-    expect(imp.status).toBe(202);
-    await until('the import', async () => {
-      const t = ((await a.api('GET', '/api/v1/templates')).body as any[]).find((x) => x.name === 'chinook');
-      const v = t?.versions.find((x: any) => x.id === imp.body.version.id);
-      if (v?.status === 'failed') throw new Error(`import failed: ${v.error}`);
-      return v?.status === 'ready';
-    }, 300_000);
+    await importThrough(a, 'chinook');
     const made = await a.api('POST', '/api/v1/instances?wait=120', { template: 'chinook', name: 'kept' });
     expect(made.body.status, made.body.error).toBe('ready');
     expect(nodes.map((n) => n.addr)).toContain(made.body.connection.host);

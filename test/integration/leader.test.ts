@@ -9,7 +9,7 @@ import { createCommandRunner } from '../../controller/host/command.js';
 import { createRuntime } from '../../controller/runtime/index.js';
 import { createStorage } from '../../controller/storage/index.js';
 import { addChinookDumps, TOKEN } from '../helpers/controller.js';
-import { freeTcpPort, spawnController, type ControllerProcess } from '../helpers/process.js';
+import { freeTcpPort, importThrough, spawnController, type ControllerProcess } from '../helpers/process.js';
 import { startStatePostgres } from '../helpers/state-postgres.js';
 import { POOLS, psql, requireDocker, requirePool, until } from '../helpers/testbed.js';
 
@@ -77,14 +77,7 @@ describe('leader lock: two controllers on one PostgreSQL state DB', () => {
     expect(b.output()).not.toMatch(/took the leader lock/);
 
     // A template and an instance, through the active.
-    const imp = await a.api('POST', '/api/v1/templates/chinook/import');
-    expect(imp.status).toBe(202);
-    await until('the import', async () => {
-      const t = ((await a.api('GET', '/api/v1/templates')).body as any[]).find((x) => x.name === 'chinook');
-      const v = t?.versions.find((x: any) => x.id === imp.body.version.id);
-      if (v?.status === 'failed') throw new Error(`import failed: ${v.error}`);
-      return v?.status === 'ready';
-    }, 300_000);
+    await importThrough(a, 'chinook');
     const made = await a.api('POST', '/api/v1/instances?wait=60', { template: 'chinook', name: 'kept' });
     expect(made.body.status, made.body.error).toBe('ready');
     await psql(made.body.connection.url, 'create table marker as select 7 as n');
