@@ -49,7 +49,7 @@ describe('per-instance disk limits and the pool reserve', () => {
     const importing = importAndWait(t!, 'second');
     const write = psql(a.body.connection.url, "create table big as select g, repeat(md5(g::text), 30) as pad from generate_series(1, 400000) g");
     // The statement fails with the quota error, or the server stops on a WAL write it cannot make.
-    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device|could not extend file|server closed the connection unexpectedly/);
+    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device|could not extend file|Check free disk space|server closed the connection unexpectedly/);
 
     // The other instance writes and reads as before.
     const ub = b.body.connection.url;
