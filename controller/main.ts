@@ -277,6 +277,8 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
       await reconciler.idle();
       // After the reconciler's last turn: a suspension in flight has made its listener by then.
       await suspender!.close();
+      // A shipment in flight reads template versions (btrfs send): let it end before anything is removed.
+      await clusterSync?.idle();
       runner.close(); // its helper process ends (every command of ours has finished by now)
       await state.close();
       await lock.release();

@@ -75,6 +75,8 @@ export interface SyncReport {
 export interface ClusterSync {
   /** Ships every wanted version to every ready node that lacks it and labels the nodes. One pass at a time. */
   sync(): Promise<SyncReport>;
+  /** Resolves once no pass runs (one in flight holds template versions open: btrfs send). */
+  idle(): Promise<void>;
 }
 
 export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
@@ -171,6 +173,13 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
       const next = chain.then(pass);
       chain = next.catch(() => undefined);
       return next;
+    },
+    async idle() {
+      // Passes queued meanwhile are in the chain too: wait until it stops growing.
+      for (let seen = chain; ; seen = chain) {
+        await seen;
+        if (seen === chain) return;
+      }
     },
   };
 }

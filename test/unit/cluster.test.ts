@@ -158,6 +158,29 @@ describe('cluster sync', () => {
   });
 });
 
+describe('cluster sync idle', () => {
+  it('resolves only once the passes in flight (and those queued behind them) have ended', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let passes = 0;
+    const sync = createClusterSync({
+      nodes: { nodes: async () => (passes++, await gate, []), labelNode: async () => undefined, unlabelNode: async () => undefined, pruneVolumes: async () => [] },
+      shipping: { reaches: () => true, versionsOn: async () => [], ship: async () => { throw new Error('no'); }, space: async () => ({ totalBytes: 1, freeBytes: 1 }), remove: async () => undefined },
+      store: { listVersions: async () => [], versionsInUse: async () => new Set() },
+      home: '/h', reserveBytes: () => 0, log: createMemoryLogger(),
+    });
+    void sync.sync();
+    void sync.sync();
+    let idle = false;
+    const waiting = sync.idle().then(() => (idle = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(idle).toBe(false);
+    release();
+    await waiting;
+    expect(passes).toBe(2);
+  });
+});
+
 describe('placement by room', () => {
   it('marks a node whose pool is below the reserve full, and clears it once it has room again', async () => {
     const version = { id: 'v2', template: 'chinook', status: 'ready' } as TemplateVersion;
