@@ -85,9 +85,16 @@ describe('self-healing on real Docker', () => {
     expect(i.lastFault).toMatch(/memory limit of 160 MiB \(MYAAS_MEMORY_LIMIT\)/);
     // Each try gives up on a connection after 5 s (a server in crash recovery may accept and not
     // answer yet), so that one stuck try does not use up the wait.
-    const quick = new URL(url);
-    quick.searchParams.set('connect_timeout', '5');
-    expect(await until('it to answer again', async () => psql(quick.toString(), 'select 1').catch(() => null), 120_000)).toBe('1');
+    // Its URL as the API gives it now: a server that had to be started again may have been moved to
+    // another port, if its own was taken meanwhile (Docker's ports come from the ephemeral range).
+    const answered = await until('it to answer again', async () => {
+      const x = (await t.api('GET', `/api/v1/instances/${made.body.id}`)).body;
+      if (x.status !== 'ready' || !x.connection) return null;
+      const quick = new URL(x.connection.url);
+      quick.searchParams.set('connect_timeout', '5');
+      return psql(quick.toString(), 'select 1').catch(() => null);
+    }, 120_000);
+    expect(answered).toBe('1');
   });
 
   it('instances that failed for want of a template are provisioned by the next good import', async () => {
