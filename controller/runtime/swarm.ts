@@ -182,6 +182,15 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     await removeVolumes(s.Spec, tasks, s.ID);
   }
 
+  /** The services whose labels include all of `labels`. */
+  async function servicesWith(labels: Record<string, string>): Promise<any[]> {
+    try {
+      return await docker.listServices({ filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
+    } catch (e) {
+      fail(e, 'listing services');
+    }
+  }
+
   async function listNodes(): Promise<SwarmNode[]> {
     try {
       return ((await docker.listNodes()) as any[]).map(toNode);
@@ -302,12 +311,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     },
 
     async list(labels) {
-      let services: any[];
-      try {
-        services = await docker.listServices({ filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
-      } catch (e) {
-        fail(e, 'listing services');
-      }
+      const services = await servicesWith(labels);
       const tasks = await tasksOf(services.map((s) => s.ID));
       const nodes = new Map((await listNodes()).map((n) => [n.id, n]));
       return services.map((s) => {
@@ -353,12 +357,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     },
 
     async pruneVolumes(labels) {
-      let services: any[];
-      try {
-        services = await docker.listServices({ filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
-      } catch (e) {
-        fail(e, 'listing services');
-      }
+      const services = await servicesWith(labels);
       const keep = new Set<string>(
         services.flatMap((s) => (s.Spec?.TaskTemplate?.ContainerSpec?.Mounts ?? []).filter((m: any) => m.Type === 'volume').map((m: any) => String(m.Source))),
       );
