@@ -29,3 +29,8 @@ export function stoppedOnItsOwn(c: ContainerInfo | null): boolean {
 export function oomRecovered(memoryLimitBytes: number, when: Date): string {
   return `a query was killed for using more than the memory limit of ${mib(memoryLimitBytes)} (MYAAS_MEMORY_LIMIT) at ${at(when)}; the server recovered`;
 }
+
+/** As oomRecovered, but the server did not answer again within `waitedMs` and was started again. */
+export function oomNotRecovered(memoryLimitBytes: number, when: Date, waitedMs: number): string {
+  return `a query was killed for using more than the memory limit of ${mib(memoryLimitBytes)} (MYAAS_MEMORY_LIMIT) at ${at(when)}; the server did not answer within ${Math.round(waitedMs / 1000)} s after it and was started again on its data`;
+}

@@ -25,7 +25,7 @@ import type {
   Telemetry,
 } from '../app/ports.js';
 import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
-import { faultOf, oomRecovered, stoppedOnItsOwn } from './faults.js';
+import { faultOf, oomNotRecovered, oomRecovered, stoppedOnItsOwn } from './faults.js';
 
 export interface ReconcilerDeps extends ProvisionDeps {
   store: Store;
@@ -46,6 +46,16 @@ export interface ReconcilerDeps extends ProvisionDeps {
 
 /** A failure that another attempt cannot fix. */
 class Permanent extends Error {}
+
+/**
+ * How long the reconciler waits for Swarm to run a cluster instance's dead server again before it
+ * starts one itself: Swarm's restart delay is 1 s, and a service held on a lost node is let go by the
+ * runtime's next watch round.
+ */
+const PLACED_WITHIN_MS = 30_000;
+
+/** How long a server that lost a process to an out-of-memory kill has to answer again before it is restarted. */
+const OOM_RECOVERY_MS = 30_000;
 
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { store, log, clock } = deps;
@@ -246,6 +256,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   /** A ready instance whose server is not running: say why, then start it again (or later, if it keeps stopping). */
   async function recover(i: InstanceRecord, ilog: Logger): Promise<void> {
+    // On a cluster, Swarm starts the server again itself: on its node (the service is held there), or
+    // elsewhere once its node is lost, which is a move (a fresh clone), said as such.
+    const placed = deps.cluster && i.host && i.containerId ? await placedAgain(i.containerId) : null;
+    if (placed && placed.addr !== i.host) return moved(i, placed.hostname, ilog);
     const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
     const oom = oomSeen.delete(i.id);
     const fault = faultOf(c && oom ? { ...c, oomKilled: true } : c, deps.memoryBytes, new Date(clock.now()));
@@ -284,9 +298,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         // clone of the version the service was made with. The instance is made again, on the latest.
         if (deps.cluster && i.host && c?.node && c.node.addr !== i.host) return moved(i, c.node.hostname, ilog);
         if (c?.running) {
-          // The kernel killed one of the server's processes (a query) and the server carried on: tell the owner.
-          if (oomSeen.delete(id)) await set(id, { lastFault: oomRecovered(deps.memoryBytes, new Date(clock.now())) });
-          return;
+          if (!oomSeen.delete(id)) return;
+          // The kernel killed one of the server's processes (a query) and the server carried on: tell the
+          // owner. A server restarts its other processes and recovers by itself within a second or two;
+          // one that still does not answer is started again on its data.
+          const when = new Date(clock.now());
+          await set(id, { lastFault: oomRecovered(deps.memoryBytes, when) });
+          if (await answers(i)) return;
+          const fault = oomNotRecovered(deps.memoryBytes, when, OOM_RECOVERY_MS);
+          ilog.warn({ fault }, 'the server did not recover from an out-of-memory kill; starting it again on its data');
+          await set(id, { lastFault: fault, attempts: 0 });
+          return provisionOrFail({ ...i, lastFault: fault, attempts: 0 }, true, ilog);
         }
         return recover(i, ilog);
       }
@@ -297,6 +319,27 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         return provisionOrFail(i, true, ilog);
       case 'provision':
         return provisionOrFail(i, false, ilog);
+    }
+  }
+
+  /** Whether the instance's server takes its own credentials within OOM_RECOVERY_MS. */
+  async function answers(i: InstanceRecord): Promise<boolean> {
+    const version = i.versionId ? await store.getVersion(i.versionId) : null;
+    if (!i.port || !version) return true;
+    const engine = deps.engines(i.engine);
+    const conn = { host: i.host ?? deps.probeHost, port: i.port, database: version.database ?? '', user: engine.adminUser, password: i.password };
+    return engine.probe(conn, clock.now() + OOM_RECOVERY_MS).then(() => true, () => false);
+  }
+
+  /** Where Swarm runs a cluster instance's service again, once it does (null: not within PLACED_WITHIN_MS). */
+  async function placedAgain(serviceId: string): Promise<{ addr: string; hostname: string } | null> {
+    const deadline = clock.now() + PLACED_WITHIN_MS;
+    for (;;) {
+      const c = await deps.runtime.inspect(serviceId);
+      if (!c) return null;
+      if (c.running && c.node) return c.node;
+      if (clock.now() > deadline) return null;
+      await clock.sleep(250);
     }
   }
 

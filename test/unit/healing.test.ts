@@ -80,6 +80,38 @@ describe('self-healing instances', () => {
     expect(core.log.text()).not.toContain('server log line');
   });
 
+  it('a server that carries on after one of its processes is killed for memory is left running, the owner told', async () => {
+    const core = buildCore();
+    await core.addVersion('chinook');
+    const { instance } = await core.instances.create({ owner, template: 'chinook' });
+    await core.settle();
+    const before = await core.instances.get(instance.id);
+    const c = core.world.containers.get(before.containerId!)!;
+    core.world.emit({ kind: 'oom', containerId: c.id, labels: { ...c.spec.labels } });
+    await core.settle();
+    const after = await core.instances.get(instance.id);
+    expect(after).toMatchObject({ status: 'ready', containerId: before.containerId });
+    expect(after.lastFault).toMatch(/the server recovered$/);
+  });
+
+  it('a server that stops answering after one of its processes is killed for memory is started again on its data', async () => {
+    const core = buildCore();
+    await core.addVersion('chinook');
+    const { instance } = await core.instances.create({ owner, template: 'chinook' });
+    await core.settle();
+    const before = await core.instances.get(instance.id);
+    const c = core.world.containers.get(before.containerId!)!;
+    // Its container runs on, but the server never answers again.
+    core.world.faults.deadServers.add(c.id);
+    core.world.emit({ kind: 'oom', containerId: c.id, labels: { ...c.spec.labels } });
+    await core.settle();
+    const after = await core.instances.get(instance.id);
+    expect(after).toMatchObject({ status: 'ready', port: before.port, password: before.password });
+    expect(after.containerId).not.toBe(before.containerId);
+    expect(core.world.containers.has(before.containerId!)).toBe(false);
+    expect(after.lastFault).toMatch(/^a query was killed for using more than the memory limit of 1024 MiB \(MYAAS_MEMORY_LIMIT\) at .*; the server did not answer within 30 s after it and was started again on its data$/);
+  });
+
   it('a server that keeps dying soon after starting backs off, and fails after the limit', async () => {
     const core = buildCore({ retryAttempts: 2 });
     await core.addVersion('chinook');
