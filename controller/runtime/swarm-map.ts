@@ -33,6 +33,8 @@ export interface SwarmNode extends NodeRef {
   id: string;
   labels: Record<string, string>;
   ready: boolean;
+  /** false when the node is drained or paused (it takes no new task); absent: active */
+  schedulable?: boolean;
 }
 
 /** Where an instance's server runs in the cluster: the node and the published port there. */
@@ -130,14 +132,44 @@ export function hostPortOf(task: SwarmTask | undefined): number | null {
   return p?.PublishedPort ?? null;
 }
 
-export function toNode(n: { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string; State?: string }; Spec?: { Labels?: Record<string, string> } }): SwarmNode {
+export function toNode(n: { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string; State?: string }; Spec?: { Labels?: Record<string, string>; Availability?: string } }): SwarmNode {
   return {
     id: n.ID,
     hostname: n.Description?.Hostname ?? n.ID,
     addr: n.Status?.Addr ?? '',
     labels: n.Spec?.Labels ?? {},
     ready: n.Status?.State === 'ready',
+    schedulable: (n.Spec?.Availability ?? 'active') === 'active',
   };
+}
+
+/** The constraint that holds a placed service on its node. */
+const PIN = /^node\.id\s*==\s*(\S+)$/;
+
+/** The node a service is held on, if any. */
+export function pinnedNode(constraints: string[]): string | null {
+  for (const c of constraints) {
+    const m = PIN.exec(c);
+    if (m) return m[1]!;
+  }
+  return null;
+}
+
+/**
+ * A service's constraints as they should be now, or null when they are right. A service whose task
+ * runs on a healthy node is held there, so that Swarm starts a server that dies again on that node,
+ * on its own volume (its data), not on another node with a fresh clone; Swarm does not restart a task
+ * when only the constraints change and its node still meets them. A service held on a node that is
+ * down, drained or gone is let go, so that Swarm places it elsewhere.
+ */
+export function placementFix(constraints: string[], task: SwarmTask | undefined, nodes: Map<string, SwarmNode>): string[] | null {
+  const healthy = (n: SwarmNode | undefined) => !!n && n.ready && n.schedulable !== false;
+  const pinned = pinnedNode(constraints);
+  if (pinned) return healthy(nodes.get(pinned)) ? null : constraints.filter((c) => !PIN.test(c));
+  if (task?.DesiredState === 'running' && task.Status.State === 'running' && task.NodeID && healthy(nodes.get(task.NodeID))) {
+    return [...constraints, `node.id==${task.NodeID}`];
+  }
+  return null;
 }
 
 /**

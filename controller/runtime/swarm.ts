@@ -4,12 +4,14 @@
 // its port is published on that node (host mode: no routing mesh). The manager answers for services
 // and tasks; what Swarm does only on a node (exec, memory, removing a node's volumes) goes to that
 // node's own Docker engine, when `nodeHost` says how to reach it.
+// A service whose task runs is held on its node (a server Swarm restarts keeps its volume) until
+// that node is lost.
 import Docker from 'dockerode';
 import { AppError, isAppError } from '../domain/errors.js';
 import { demuxBuffer, endpoint } from './docker-map.js';
 import type { Runtime } from './runtime.js';
 import {
-  currentTask, FINAL_STATES, hostPortOf, serviceSpec, toInfo, toNode,
+  currentTask, FINAL_STATES, hostPortOf, placementFix, serviceSpec, toInfo, toNode,
   type SwarmContainerInfo, type SwarmNode, type SwarmSpec, type SwarmTask,
 } from './swarm-map.js';
 import { createImagePinner, createNodeAccess } from './swarm-node.js';
@@ -191,6 +193,29 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     }
   }
 
+  /** The services with `labels`, each with its current task and what that says. */
+  async function snapshot(labels: Record<string, string>) {
+    const services = await servicesWith(labels);
+    const tasks = await tasksOf(services.map((s) => s.ID));
+    const nodes = new Map((await listNodes()).map((n) => [n.id, n]));
+    return services.map((service) => {
+      const task = currentTask(tasks.filter((x) => x.ServiceID === service.ID));
+      return { service, task, nodes, info: toInfo(service, task, (task?.NodeID && nodes.get(task.NodeID)) || null) };
+    });
+  }
+
+  /** Holds a placed service on its node, or lets it go when that node is lost (see placementFix). */
+  async function keepPlaced(service: any, task: SwarmTask | undefined, nodes: Map<string, SwarmNode>): Promise<void> {
+    const constraints: string[] = service.Spec?.TaskTemplate?.Placement?.Constraints ?? [];
+    const fixed = placementFix(constraints, task, nodes);
+    if (!fixed) return;
+    const spec = service.Spec;
+    await docker.getService(service.ID).update({
+      _query: { version: service.Version.Index },
+      _body: { ...spec, TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate.Placement, Constraints: fixed } } },
+    });
+  }
+
   async function listNodes(): Promise<SwarmNode[]> {
     try {
       return ((await docker.listNodes()) as any[]).map(toNode);
@@ -277,16 +302,19 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     /**
      * Swarm's own event stream reports services and nodes, not the tasks' containers (those are on each
      * node's engine): so the services' tasks are compared every few seconds, and changes reported.
+     * The same round holds each placed service on its node, and lets go of those whose node is lost.
      */
     watch(labels, onEvent) {
       let stopped = false;
       // Per service: whether its task runs, and on which node.
       const seen = new Map<string, { running: boolean; node: string | null }>();
-      const self = this;
       void (async () => {
         while (!stopped) {
           try {
-            const now = await self.list(labels);
+            const all = await snapshot(labels);
+            // A service being changed meanwhile (scaled, removed) refuses the update: the next round tries again.
+            for (const x of all) await keepPlaced(x.service, x.task, x.nodes).catch(() => undefined);
+            const now = all.map((x) => x.info);
             const ids = new Set(now.map((c) => c.id));
             for (const c of now) {
               const before = seen.get(c.id);
@@ -311,13 +339,7 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     },
 
     async list(labels) {
-      const services = await servicesWith(labels);
-      const tasks = await tasksOf(services.map((s) => s.ID));
-      const nodes = new Map((await listNodes()).map((n) => [n.id, n]));
-      return services.map((s) => {
-        const t = currentTask(tasks.filter((x) => x.ServiceID === s.ID));
-        return toInfo(s, t, (t?.NodeID && nodes.get(t.NodeID)) || null);
-      });
+      return (await snapshot(labels)).map((x) => x.info);
     },
 
     async inspect(id) {

@@ -1,6 +1,6 @@
 // The Swarm runtime's translation of an instance spec into a service, and of tasks back.
 import { describe, expect, it } from 'vitest';
-import { currentTask, hostPortOf, serviceSpec, tmpfsOptions, toInfo, type SwarmSpec, type SwarmTask } from '../../controller/runtime/swarm-map.js';
+import { currentTask, hostPortOf, placementFix, serviceSpec, tmpfsOptions, toInfo, toNode, type SwarmNode, type SwarmSpec, type SwarmTask } from '../../controller/runtime/swarm-map.js';
 
 const spec: SwarmSpec = {
   name: 'myaas-iabc',
@@ -111,5 +111,39 @@ describe('tasks', () => {
     expect(toInfo(svc, task({ state: 'shutdown', at: 'x', code: 0 }), null)).toMatchObject({ running: false, hostPort: null, exitCode: 0 });
     expect(toInfo(svc, task({ state: 'starting', at: 'x' }), null)).toMatchObject({ running: false, exitCode: null });
     expect(toInfo(svc, undefined, null)).toMatchObject({ running: false, exitCode: null, labels: { a: 'b' } });
+  });
+});
+
+describe('holding a placed service on its node', () => {
+  const node = (id: string, over: Partial<SwarmNode> = {}): SwarmNode => ({ id, hostname: id, addr: '10.0.0.1', labels: {}, ready: true, schedulable: true, ...over });
+  const nodes = (...ns: SwarmNode[]) => new Map(ns.map((n) => [n.id, n]));
+  const base = ['node.labels.myaas.has.v1==true'];
+
+  it('holds a service whose task runs on a healthy node there, keeping its other constraints', () => {
+    expect(placementFix(base, task({ state: 'running', at: '1' }), nodes(node('n1')))).toEqual([...base, 'node.id==n1']);
+  });
+
+  it('leaves alone a service not running yet, or already held on a healthy node', () => {
+    expect(placementFix(base, task({ state: 'pending', at: '1' }), nodes(node('n1')))).toBeNull();
+    expect(placementFix(base, undefined, nodes(node('n1')))).toBeNull();
+    expect(placementFix([...base, 'node.id==n1'], task({ state: 'running', at: '1' }), nodes(node('n1')))).toBeNull();
+    // a task Swarm is shutting down is not a placement to hold
+    expect(placementFix(base, { ...task({ state: 'running', at: '1' }), DesiredState: 'shutdown' }, nodes(node('n1')))).toBeNull();
+  });
+
+  it('lets go of a service held on a node that is down, drained or gone, so that Swarm places it elsewhere', () => {
+    const held = [...base, 'node.id==n1'];
+    expect(placementFix(held, task({ state: 'pending', at: '1' }), nodes(node('n1', { ready: false })))).toEqual(base);
+    expect(placementFix(held, task({ state: 'running', at: '1' }), nodes(node('n1', { schedulable: false })))).toEqual(base);
+    expect(placementFix(held, task({ state: 'pending', at: '1' }), nodes(node('n2')))).toEqual(base);
+  });
+
+  it('does not hold a task on a node that takes no new task', () => {
+    expect(placementFix(base, task({ state: 'running', at: '1' }), nodes(node('n1', { schedulable: false })))).toBeNull();
+  });
+
+  it('reads a node\'s availability', () => {
+    expect(toNode({ ID: 'n1', Status: { State: 'ready' }, Spec: { Availability: 'drain' } }).schedulable).toBe(false);
+    expect(toNode({ ID: 'n1', Status: { State: 'ready' }, Spec: { Availability: 'active' } }).schedulable).toBe(true);
   });
 });
