@@ -11,7 +11,9 @@
 #
 # Node K: netns myaas-nodeK, address 10.231.0.(10+K) on bridge mclbr0 (host 10.231.0.1), socket
 # /run/myaas-cluster/nodeK/docker.sock, pool /var/lib/myaas-cluster/nodeK/pool, Swarm node label
-# myaas.node=nodeK. Environment: MYAAS_CLUSTER_IMAGES (images every node gets, default both local
+# myaas.node=nodeK. Seen from a node's own daemon (and its containers' bind mounts) only:
+# /run/myaas-cluster/local/docker.sock is its own socket and /var/lib/myaas-cluster/local a folder of
+# its own pool (`local` in it), the same paths on every node as on separate machines. Environment: MYAAS_CLUSTER_IMAGES (images every node gets, default both local
 # engine images), MYAAS_CLUSTER_POOL_SIZE (8G), MYAAS_CLUSTER_PLUGINS=0 (no volume plugins).
 #
 # Why each daemon runs in its own mount namespace: Docker finds legacy volume plugins by socket
@@ -106,12 +108,21 @@ inner() {
   mkdir -p /run/docker/plugins /etc/docker
   mount --bind "$d/plugins" /run/docker/plugins
   mount --bind "$d/etc" /etc/docker
+  # The same paths on every node, each node's own underneath, as on separate machines: $RUN/local
+  # (the daemon listens there too) and $VAR/local (a folder of the node's btrfs pool). What a node's
+  # containers bind from these paths is that node's, e.g. a controller's Docker socket and data dir.
+  mount --bind "$d/local" "$RUN/local"
+  if mountpoint -q "$VAR/node$k/pool"; then
+    mkdir -p "$VAR/node$k/pool/local"
+    mount --bind "$VAR/node$k/pool/local" "$VAR/local"
+  fi
   hostname "myaas-node$k"
   exec dockerd \
     --data-root "$root" \
     --exec-root "$d/exec" \
     --pidfile "$d/docker.pid" \
     -H "unix://$d/docker.sock" \
+    -H "unix://$RUN/local/docker.sock" \
     --config-file "$d/etc/daemon.json" \
     --cgroup-parent "myaas-node$k" \
     --storage-driver overlay2 \
@@ -143,7 +154,7 @@ make_netns() {
   in_ns "$k" ip link set eth0 up
   in_ns "$k" ip route add default via "$NET.1"
   mkdir -p "$VAR/node$k"
-  install -d -m 0700 "$RUN/node$k" "$RUN/node$k/plugins" "$RUN/node$k/etc" "$RUN/node$k/exec"
+  install -d -m 0700 "$RUN/node$k" "$RUN/node$k/plugins" "$RUN/node$k/etc" "$RUN/node$k/exec" "$RUN/node$k/local" "$RUN/local" "$VAR/local"
   echo '{}' >"$RUN/node$k/etc/daemon.json"
 }
 

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { createRuntime } from '../../controller/runtime/index.js';
 import { IMAGES, POOLS } from './testbed.js';
 
-export async function startStatePostgres(): Promise<{ url: string; stop(): Promise<void> }> {
+/** `hostIp`: the host address it is published on (default 127.0.0.1; the test bed's nodes reach the host at 10.231.0.1). */
+export async function startStatePostgres(opts: { hostIp?: string } = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const hostIp = opts.hostIp ?? '127.0.0.1';
   const runtime = createRuntime('docker');
   const dir = await mkdtemp(join(POOLS.xfs, 'state-pg-'));
   await chown(dir, 999, 999);
@@ -26,9 +28,9 @@ export async function startStatePostgres(): Promise<{ url: string; stop(): Promi
     ...base,
     name: `myaas-test-state-${Date.now()}`,
     cmd: ['postgres', '-D', '/data/pg', '-c', 'listen_addresses=*', '-c', 'unix_socket_directories=/tmp', '-c', 'fsync=off'],
-    publish: { containerPort: 5432, hostIp: '127.0.0.1' },
+    publish: { containerPort: 5432, hostIp },
   });
-  const url = `postgres://postgres@127.0.0.1:${server.hostPort}/postgres`;
+  const url = `postgres://postgres@${hostIp}:${server.hostPort}/postgres`;
   const { default: postgres } = await import('postgres');
   for (let i = 0; ; i++) {
     const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
