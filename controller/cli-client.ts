@@ -23,9 +23,18 @@ export function activeUrl(header: string | null): string | null {
   }
 }
 
-export function createCliClient(baseUrl: string, token: string | undefined, fetchFn: typeof fetch = globalThis.fetch) {
+/** How long the CLI waits for a standby that names no active controller yet (one is taking over). */
+const TAKEOVER_WAIT_MS = 30_000;
+
+export function createCliClient(
+  baseUrl: string,
+  token: string | undefined,
+  fetchFn: typeof fetch = globalThis.fetch,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+) {
   // The configured controller, or the active one a standby named (controllers sharing a state DB).
   let base = baseUrl.replace(/\/+$/, '');
+  let waited = 0;
   async function call<T>(method: string, path: string, body?: unknown, redirects = 0): Promise<{ status: number; data: T; headers: Headers }> {
     let res: Response;
     try {
@@ -50,6 +59,13 @@ export function createCliClient(baseUrl: string, token: string | undefined, fetc
       if (active && active !== base && redirects < 3) {
         base = active;
         return call<T>(method, path, body, redirects + 1);
+      }
+      // A standby that names no active controller: one is taking over (or all just started). Wait as it says.
+      if (res.status === 503 && err?.code === 'standby' && !active && waited < TAKEOVER_WAIT_MS) {
+        const pause = Math.min(5, Math.max(1, Number(res.headers.get('retry-after')) || 2)) * 1000;
+        waited += pause;
+        await sleep(pause);
+        return call<T>(method, path, body, redirects);
       }
       const hint = res.status === 401 && !token ? ' (set MYAAS_TOKEN to one of the controller\'s MYAAS_API_TOKENS)' : '';
       throw new CliError(`${err?.message ?? `HTTP ${res.status}`}${hint}`);

@@ -13,7 +13,8 @@
 # /run/myaas-cluster/nodeK/docker.sock, pool /var/lib/myaas-cluster/nodeK/pool, Swarm node label
 # myaas.node=nodeK. Seen from a node's own daemon (and its containers' bind mounts) only:
 # /run/myaas-cluster/local/docker.sock is its own socket and /var/lib/myaas-cluster/local a folder of
-# its own pool (`local` in it), the same paths on every node as on separate machines. Environment: MYAAS_CLUSTER_IMAGES (images every node gets, default both local
+# its own pool (`local` in it), the same paths on every node as on separate machines. The nodes'
+# host names (myaas-nodeK) resolve on this machine through /etc/hosts while the bed is up. Environment: MYAAS_CLUSTER_IMAGES (images every node gets, default both local
 # engine images), MYAAS_CLUSTER_POOL_SIZE (8G), MYAAS_CLUSTER_PLUGINS=0 (no volume plugins).
 #
 # Why each daemon runs in its own mount namespace: Docker finds legacy volume plugins by socket
@@ -117,7 +118,9 @@ inner() {
     mount --bind "$VAR/node$k/pool/local" "$VAR/local"
   fi
   hostname "myaas-node$k"
-  exec dockerd \
+  # No registry on the bed: a Swarm task uses the image the node has instead of trying to pull it
+  # first (~30 s to time out here) when its service names the image by tag.
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 exec dockerd \
     --data-root "$root" \
     --exec-root "$d/exec" \
     --pidfile "$d/docker.pid" \
@@ -251,6 +254,22 @@ make_swarm() {
   done
 }
 
+# The nodes' host names resolve on this machine, as on a network with DNS (a standby controller names
+# the active one by its node's host name). Lines tagged with $FW_TAG; `down` removes them.
+HOSTS_FILE=${MYAAS_CLUSTER_HOSTS_FILE:-/etc/hosts}
+hosts_add() {
+  local n=$1 k
+  hosts_remove
+  for k in $(seq 1 "$n"); do echo "$(ip_of "$k") myaas-node$k # $FW_TAG" >>"$HOSTS_FILE"; done
+}
+hosts_remove() {
+  [ -f "$HOSTS_FILE" ] && grep -q "# $FW_TAG\$" "$HOSTS_FILE" || return 0
+  local kept
+  kept=$(grep -v "# $FW_TAG\$" "$HOSTS_FILE" || true)
+  # Rewritten in place (same file), not replaced: a bind mount of it elsewhere stays valid.
+  printf '%s\n' "$kept" >"$HOSTS_FILE"
+}
+
 plugin_start() {
   local k=$1 d="$RUN/node$1" tsx="$REPO/node_modules/.bin/tsx"
   [ -x "$tsx" ] || die "$tsx is missing: run npm ci in $REPO"
@@ -299,6 +318,7 @@ up() {
     for k in $(seq 1 "$n"); do plugin_start "$k"; dk "$k" volume ls -q >/dev/null; done
   fi
   make_swarm "$n"
+  hosts_add "$n"
   trap - EXIT
   echo "$n" >"$RUN/nodes"
   say "up: $n nodes in $((SECONDS - t0)) s"
@@ -339,6 +359,7 @@ down_all() {
     for m in "$DR"/*.tmp; do [ -d "$m" ] && btrfs -q subvolume delete "$m" >/dev/null 2>&1; done
     umount "$DR" 2>/dev/null || umount -l "$DR"
   fi
+  hosts_remove
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment "$FW_TAG" -j ACCEPT 2>/dev/null; do :; done
   ip link delete "$BRIDGE" 2>/dev/null || true
   rm -rf "${RUN:?}" "${VAR:?}"

@@ -32,10 +32,17 @@ describe('following the active controller', () => {
     expect(asked.at(-1)).toBe('http://a:5001/api/v1/instances?limit=1000');
   });
 
-  it('the CLI reports a standby that names no active controller, and does not follow a non-http URL', async () => {
-    const none = createCliClient('http://b:5001', 'tok', fakeFetch(() => standby()).f);
+  it('the CLI waits for a standby taking over, then reports one that names no active controller for 30 s, and does not follow a non-http URL', async () => {
+    let n = 0;
+    const slept: number[] = [];
+    const starting = createCliClient('http://b:5001', 'tok', fakeFetch(() => (n++ < 2 ? standby() : json(200, [instance]))).f, async (ms) => void slept.push(ms));
+    expect((await starting.list()).map((i) => i.id)).toEqual(['i1']);
+    expect(slept).toEqual([2000, 2000]); // as Retry-After says
+    slept.length = 0;
+    const none = createCliClient('http://b:5001', 'tok', fakeFetch(() => standby()).f, async (ms) => void slept.push(ms));
     await expect(none.list()).rejects.toThrow(/standby/);
-    const odd = createCliClient('http://b:5001', 'tok', fakeFetch(() => standby('file:///etc/passwd')).f);
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(30_000);
+    const odd = createCliClient('http://b:5001', 'tok', fakeFetch(() => standby('file:///etc/passwd')).f, async () => undefined);
     await expect(odd.list()).rejects.toThrow(/standby/);
   });
 
