@@ -41,6 +41,10 @@ export interface VersionShipping {
   /** the template's versions complete (sealed) on the node's pool */
   versionsOn(node: string, template: string): Promise<string[]>;
   ship(node: string, template: string, version: string, parents: string[]): Promise<ShipOutcome>;
+  /** the template's versions complete (sealed) in this controller's own pool, where shipments start */
+  versionsHere(template: string): Promise<string[]>;
+  /** copies a version from the node's pool into this controller's own pool (the reverse of ship) */
+  fetch(node: string, template: string, version: string, parents: string[]): Promise<ShipOutcome>;
   /** removes a version from the node's pool (clones made from it are independent of it) */
   remove(node: string, template: string, version: string): Promise<void>;
   /** the node's pool: its size and what is free */
@@ -62,6 +66,8 @@ export interface ClusterSyncDeps {
 
 export interface SyncReport {
   shipped: Array<{ node: string; template: string; version: string; ms: number; bytes: number; parent: string | null }>;
+  /** versions this controller's pool lacked, copied from a node (another controller imported them) */
+  fetched: Array<{ node: string; template: string; version: string; ms: number; bytes: number }>;
   labelled: number;
   /** nodes that are ready but whose pool this host does not reach (nothing is placed there) */
   unreachable: string[];
@@ -109,10 +115,47 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
     }
   }
 
+  /**
+   * Versions wanted that this controller's pool lacks, copied from a node that holds them: with
+   * several controllers (one active at a time, each with its own pool), the one active now may not
+   * be the one that imported them, and shipments to nodes start from its own pool.
+   */
+  async function fetchMissing(want: Map<string, string[]>, nodes: ClusterNode[], report: SyncReport): Promise<Map<string, string[]>> {
+    const here = new Map<string, string[]>();
+    for (const [template, versions] of want) {
+      const have = await shipping.versionsHere(template);
+      here.set(template, have);
+      for (const version of versions.filter((v) => !have.includes(v))) {
+        let from: string | null = null;
+        for (const n of nodes) {
+          if (n.ready && shipping.reaches(n.hostname) && (await shipping.versionsOn(n.hostname, template).catch((): string[] => [])).includes(version)) {
+            from = n.hostname;
+            break;
+          }
+        }
+        if (!from) {
+          log.warn({ template, version }, 'a template version is in neither this controller\'s pool nor any node\'s: it is not shipped; import the template again');
+          continue;
+        }
+        try {
+          const r = await shipping.fetch(from, template, version, have);
+          have.push(version);
+          report.fetched.push({ node: from, template, version, ms: r.ms, bytes: r.streamBytes });
+          log.info({ from, template, version, ms: r.ms, mib: Math.round(r.streamBytes / 2 ** 20) }, 'copied a template version this controller lacked from a node');
+        } catch (e) {
+          log.error({ from, template, version, err: messageOf(e) }, 'could not copy a template version from a node; trying again at the next sweep');
+        }
+      }
+    }
+    return here;
+  }
+
   async function pass(): Promise<SyncReport> {
-    const report: SyncReport = { shipped: [], labelled: 0, unreachable: [], failed: [], pruned: [], retired: [] };
+    const report: SyncReport = { shipped: [], fetched: [], labelled: 0, unreachable: [], failed: [], pruned: [], retired: [] };
     const want = await wanted();
-    for (const node of await deps.nodes.nodes()) {
+    const nodes = await deps.nodes.nodes();
+    const here = await fetchMissing(want, nodes, report);
+    for (const node of nodes) {
       if (!node.ready) continue;
       if (!shipping.reaches(node.hostname)) {
         report.unreachable.push(node.hostname);
@@ -128,7 +171,7 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
       for (const [template, versions] of want) {
         const have = await shipping.versionsOn(node.hostname, template);
         for (const version of versions) {
-          if (!have.includes(version)) {
+          if (!have.includes(version) && here.get(template)?.includes(version)) {
             try {
               log.info({ node: node.hostname, template, version }, 'shipping a template version to a node');
               const r = await shipping.ship(node.hostname, template, version, have);
@@ -141,6 +184,7 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
               continue;
             }
           }
+          if (!have.includes(version)) continue; // neither here nor there: nothing to ship it from
           const key = clusterVersionLabel(version);
           if (node.labels[key] !== 'true') labels[key] = 'true';
         }

@@ -1,5 +1,6 @@
 // The nodes' pools as the controller's host reaches them, for shipping template versions from its
-// own pool (where imports run) with btrfs send | receive. Today every pool is a local mount (the test
+// own pool (where imports run) with btrfs send | receive, and for copying back into it a version
+// another controller imported. Today every pool is a local mount (the test
 // bed's nodes share this machine); a pool on another machine needs a node agent (docs/many-hosts.md).
 import { statfs } from 'node:fs/promises';
 import { AppError } from '../domain/errors.js';
@@ -12,6 +13,8 @@ export interface PoolShipping {
   ship(node: string, template: string, version: string, parents: string[]): Promise<{ parent: string | null; streamBytes: number; ms: number; alreadyThere: boolean }>;
   space(node: string): Promise<{ totalBytes: number; freeBytes: number }>;
   remove(node: string, template: string, version: string): Promise<void>;
+  versionsHere(template: string): Promise<string[]>;
+  fetch(node: string, template: string, version: string, parents: string[]): Promise<{ parent: string | null; streamBytes: number; ms: number; alreadyThere: boolean }>;
 }
 
 export function createPoolShipping(opts: {
@@ -43,6 +46,11 @@ export function createPoolShipping(opts: {
     },
     async ship(node, template, version, parents) {
       const r = await shipper.ship({ template, version, from, to: pool(node), parents });
+      return { parent: r.parent, streamBytes: r.streamBytes, ms: r.ms, alreadyThere: r.alreadyThere };
+    },
+    versionsHere: (template) => shipper.versionsOn(from, template),
+    async fetch(node, template, version, parents) {
+      const r = await shipper.ship({ template, version, from: pool(node), to: from, parents });
       return { parent: r.parent, streamBytes: r.streamBytes, ms: r.ms, alreadyThere: r.alreadyThere };
     },
   };

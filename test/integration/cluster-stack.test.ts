@@ -4,6 +4,7 @@
 // container killed → the standby takes over within 15 s, the instance the first one made is still
 // there once (same service, node, port, URL, data), and Swarm starts the killed one again as the standby.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +169,11 @@ describe('the controller as a Swarm stack (deploy/stack.yaml)', () => {
     expect(after.map((s) => s.ID)).toEqual([before[0]!.ID]);
     const list = (await api(first.standby, 'GET', '/api/v1/instances')).body as any[];
     expect(list.filter((i) => i.name === 'kept')).toHaveLength(1);
+
+    // The new active's pool lacked the version the first one imported: it copies it from a node, so
+    // that it can ship it on (to a node that joins later) from its own pool.
+    const copied = join(cluster.nodes[first.standby - 1]!.pool, 'local', 'myaas', 'templates', 'chinook', imp.body.version.id);
+    await until('the new active to copy the version into its own pool', async () => existsSync(copied), 60_000);
 
     // Swarm starts the killed replica again; it stands by behind the new active.
     const back = await until('the killed replica back as the standby', async () => {

@@ -70,8 +70,13 @@ describe('split runtime', () => {
 describe('cluster sync', () => {
   const version = (id: string, template: string, status: TemplateVersion['status']) => ({ id, template, status }) as TemplateVersion;
 
-  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; reach?: string[]; free?: Record<string, number>; pinned?: string[] }) {
+  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; reach?: string[]; free?: Record<string, number>; pinned?: string[]; here?: Record<string, string[]> }) {
     const shipped: string[] = [];
+    const fetched: string[] = [];
+    const log = createMemoryLogger();
+    // This controller's own pool: by default every version it knows (it imported them).
+    const here: Record<string, string[]> = o.here ?? {};
+    if (!o.here) for (const v of o.versions) (here[v.template] ??= []).push(v.id);
     const removed: string[] = [];
     const labelled: Array<[string, Record<string, string>]> = [];
     const unlabelled: Array<[string, string[]]> = [];
@@ -93,6 +98,12 @@ describe('cluster sync', () => {
         },
         space: async (node) => ({ totalBytes: 1000, freeBytes: o.free?.[node] ?? 900 }),
         remove: async (node, template, v) => void removed.push(`${template}/${v}@${node}`),
+        versionsHere: async (template) => [...(here[template] ?? [])],
+        fetch: async (node, template, v, parents) => {
+          fetched.push(`${template}/${v}<-${node} parents ${parents.join(',') || '-'}`);
+          (here[template] ??= []).push(v);
+          return { parent: parents.at(-1) ?? null, streamBytes: 100, ms: 5, alreadyThere: false };
+        },
       },
       store: {
         listVersions: async () => o.versions,
@@ -101,11 +112,36 @@ describe('cluster sync', () => {
       home: '/var/lib/myaas',
       reserveBytes: (total) => total / 10,
       pinned: new Set(o.pinned ?? []),
-      log: createMemoryLogger(),
+      log,
     });
-    return { sync, shipped, labelled, unlabelled, removed };
+    return { sync, shipped, fetched, labelled, unlabelled, removed, log };
   }
   const node = (hostname: string, over: Partial<ClusterNode> = {}): ClusterNode => ({ id: `id-${hostname}`, hostname, ready: true, labels: {}, ...over });
+
+  it('copies into its own pool a version another controller imported, from a node that has it, then ships it on from there', async () => {
+    const w = world({
+      nodes: [node('n1'), node('n2', { ready: false }), node('n3')],
+      on: { n1: { chinook: ['v1', 'v2'] }, n2: { chinook: ['v1', 'v2'] } },
+      versions: [version('v1', 'chinook', 'retired'), version('v2', 'chinook', 'ready')],
+      inUse: ['v1'],
+      here: { chinook: ['v1'] },
+    });
+    const r = await w.sync.sync();
+    // From the first ready node holding it, incremental against what this pool has.
+    expect(w.fetched).toEqual(['chinook/v2<-n1 parents v1']);
+    expect(r.fetched).toEqual([{ node: 'n1', template: 'chinook', version: 'v2', ms: 5, bytes: 100 }]);
+    expect(w.shipped).toEqual(['chinook/v1->n3 parents -', 'chinook/v2->n3 parents v1']);
+  });
+
+  it('a version in no pool at all is neither shipped nor labelled, and said', async () => {
+    const w = world({ nodes: [node('n1')], on: {}, versions: [version('v2', 'chinook', 'ready')], here: {} });
+    const r = await w.sync.sync();
+    expect(w.fetched).toEqual([]);
+    expect(w.shipped).toEqual([]);
+    expect(r.failed).toEqual([]);
+    expect(w.labelled.flatMap(([, l]) => Object.keys(l))).not.toContain('myaas.has.v2');
+    expect(w.log.text()).toMatch(/in neither this controller's pool nor any node's: it is not shipped; import the template again/);
+  });
 
   it('ships what a node lacks (incremental against what it has), labels it, and skips nodes that are down', async () => {
     const w = world({
@@ -165,7 +201,10 @@ describe('cluster sync idle', () => {
     let passes = 0;
     const sync = createClusterSync({
       nodes: { nodes: async () => (passes++, await gate, []), labelNode: async () => undefined, unlabelNode: async () => undefined, pruneVolumes: async () => [] },
-      shipping: { reaches: () => true, versionsOn: async () => [], ship: async () => { throw new Error('no'); }, space: async () => ({ totalBytes: 1, freeBytes: 1 }), remove: async () => undefined },
+      shipping: {
+        reaches: () => true, versionsOn: async () => [], ship: async () => { throw new Error('no'); }, space: async () => ({ totalBytes: 1, freeBytes: 1 }), remove: async () => undefined,
+        versionsHere: async () => [], fetch: async () => { throw new Error('no'); },
+      },
       store: { listVersions: async () => [], versionsInUse: async () => new Set() },
       home: '/h', reserveBytes: () => 0, log: createMemoryLogger(),
     });
@@ -195,6 +234,7 @@ describe('placement by room', () => {
       shipping: {
         reaches: () => true, versionsOn: async () => ['v2'], ship: async () => { throw new Error('nothing to ship'); },
         space: async (n) => ({ totalBytes: 1000, freeBytes: free[n]! }), remove: async () => undefined,
+        versionsHere: async () => ['v2'], fetch: async () => { throw new Error('nothing to fetch'); },
       },
       store: { listVersions: async () => [version], versionsInUse: async () => new Set() },
       home: '/h',
