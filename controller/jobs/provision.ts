@@ -63,9 +63,10 @@ function clusterPlacement(
   version: TemplateVersion,
   dataDir: string,
   now: number,
+  diskLimitBytes: number,
 ): Pick<ContainerSpec, 'volumes' | 'constraints' | 'reserveMemoryBytes'> {
-  // No disk limit on a node's clone yet: the volume driver does not set one (docs/many-hosts.md).
-  const options: Record<string, string> = { template: version.template, version: version.id };
+  // The node's volume driver puts the clone under the disk limit (a quota on its pool) before it exists.
+  const options: Record<string, string> = { template: version.template, version: version.id, ...(diskLimitBytes > 0 ? { size: String(diskLimitBytes) } : {}) };
   return {
     // A new name per attempt: a lost node may still hold an earlier attempt's volume of this instance.
     volumes: [{ name: `myaas-${instanceId}-${now.toString(36)}`, container: dataDir, driver: cluster.volumeDriver, options }],
@@ -203,7 +204,7 @@ export async function provision(
       env: [...engine.env],
       labels: instanceLabels(deps.home, inst, version),
       binds: cluster ? [] : [{ host: clone, container: engine.dataDir }, ...(tlsDir ? [{ host: tlsDir, container: TLS_MOUNT, readOnly: true }] : [])],
-      ...(cluster ? clusterPlacement(cluster, inst.id, version, engine.dataDir, clock.now()) : {}),
+      ...(cluster ? clusterPlacement(cluster, inst.id, version, engine.dataDir, clock.now(), deps.safety.diskLimitBytes) : {}),
       publish: { containerPort: engine.port, hostPort: inst.port ?? 0, hostIp: deps.publishIp },
       memoryBytes: deps.memoryBytes,
       nanoCpus: Math.round(deps.cpus * 1e9),

@@ -16,7 +16,7 @@ interface Request {
 
 /** What Docker shows in `docker volume inspect` under Status. */
 function status(v: VolumeInfo): Record<string, unknown> {
-  return { template: v.template, version: v.version, status: v.status, mounts: v.mounts };
+  return { template: v.template, version: v.version, limitBytes: v.limitBytes, status: v.status, mounts: v.mounts };
 }
 
 export function createPluginApp(store: VolumeStore, log: Logger): Hono {

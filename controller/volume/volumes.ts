@@ -16,6 +16,8 @@ export interface VolumeInfo {
   createdAt: string;
   template: string | null;
   version: string | null;
+  /** bytes the clone may write, or null: no limit */
+  limitBytes: number | null;
   /** ready: clone and meta present; damaged: one of them is missing (remove it and create again) */
   status: 'ready' | 'damaged';
   /** mounts this plugin process has handed out and not yet been told are over */
@@ -38,9 +40,11 @@ interface Meta {
   template: string;
   version: string;
   createdAt: string;
+  /** bytes the clone may write (a quota on the pool), absent: no limit */
+  limitBytes?: number;
 }
 
-const OPTIONS = ['template', 'version'];
+const OPTIONS = ['template', 'version', 'size'];
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -83,6 +87,7 @@ export function createVolumeStore(deps: { storage: Storage; sealed: SealCheck; l
       createdAt: meta?.createdAt ?? st.mtime.toISOString(),
       template: meta?.template ?? null,
       version: meta?.version ?? null,
+      limitBytes: meta?.limitBytes ?? null,
       status: meta && hasData ? 'ready' : 'damaged',
       mounts: mounts.get(name)?.size ?? 0,
     };
@@ -94,17 +99,37 @@ export function createVolumeStore(deps: { storage: Storage; sealed: SealCheck; l
     return v;
   }
 
-  function parseOptions(name: string, opts: Record<string, unknown> | null | undefined): { template: string; version: string } {
+  function parseOptions(name: string, opts: Record<string, unknown> | null | undefined): { template: string; version: string; limitBytes: number | null } {
     const o = opts ?? {};
     const unknown = Object.keys(o).filter((k) => !OPTIONS.includes(k));
     if (unknown.length) {
-      throw new AppError('bad_request', `unknown option(s) ${unknown.join(', ')} for volume ${name}: the myaas driver takes -o template=<name> -o version=<id>`);
+      throw new AppError('bad_request', `unknown option(s) ${unknown.join(', ')} for volume ${name}: the myaas driver takes -o template=<name> -o version=<id> [-o size=<bytes>]`);
     }
     if (o.template === undefined || o.version === undefined) {
       throw new AppError('bad_request', `volume ${name} needs -o template=<name> and -o version=<id>: a myaas volume is a clone of one template version`);
     }
-    return { template: assertTemplateName(o.template), version: assertVersionId(o.version) };
+    let limitBytes: number | null = null;
+    if (o.size !== undefined) {
+      const n = typeof o.size === 'string' && /^[1-9][0-9]{0,15}$/.test(o.size) ? Number(o.size) : NaN;
+      if (!Number.isSafeInteger(n) || n < 16 * 2 ** 20) {
+        throw new AppError('bad_request', `volume ${name}: -o size=${JSON.stringify(o.size)} is not a number of bytes of at least 16 MiB (what the clone may write)`);
+      }
+      limitBytes = n;
+    }
+    return { template: assertTemplateName(o.template), version: assertVersionId(o.version), limitBytes };
   }
+
+  // Quotas are turned on for the pool the first time a volume asks for a limit (simple quotas: a
+  // clone is charged only for what it writes). A pool that cannot have them refuses such volumes.
+  let limits: Promise<string | null> | null = null;
+  const limitsReady = () =>
+    (limits ??= storage.enableLimits(layout.dataDir).then(
+      (q) => (q.mode === 'none' ? (q.why ?? 'no quota support') : null),
+      (e: unknown) => {
+        limits = null;
+        throw e;
+      },
+    ));
 
   return {
     create(name, opts) {
@@ -141,7 +166,16 @@ export function createVolumeStore(deps: { storage: Storage; sealed: SealCheck; l
         await mkdir(building, { mode: 0o700 });
         try {
           await storage.clone(src, `${building}/data`);
-          const meta: Meta = { template: want.template, version: want.version, createdAt: new Date().toISOString() };
+          if (want.limitBytes !== null) {
+            const why = await limitsReady();
+            if (why) throw new AppError('storage_unavailable', `volume ${name} asks for a size limit, and this node's pool cannot enforce one: ${why}`);
+            // In place before the volume exists: its server never writes a byte unlimited.
+            await storage.limit(`${building}/data`, want.limitBytes);
+          }
+          const meta: Meta = {
+            template: want.template, version: want.version, createdAt: new Date().toISOString(),
+            ...(want.limitBytes !== null ? { limitBytes: want.limitBytes } : {}),
+          };
           await writeFile(`${building}/meta.json`, `${JSON.stringify(meta)}\n`, { mode: 0o600 });
           await rename(building, layout.volume(name));
         } catch (e) {
@@ -149,7 +183,7 @@ export function createVolumeStore(deps: { storage: Storage; sealed: SealCheck; l
           await rm(building, { recursive: true, force: true }).catch(() => undefined);
           throw e;
         }
-        log.info({ volume: name, template: want.template, version: want.version }, 'volume created');
+        log.info({ volume: name, template: want.template, version: want.version, limitBytes: want.limitBytes }, 'volume created');
       });
     },
 

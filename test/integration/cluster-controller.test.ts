@@ -55,6 +55,7 @@ describe('the controller on a 3-node Swarm', () => {
         MYAAS_MAX_INSTANCES: String(INSTANCES + 10),
         MYAAS_MAX_INSTANCES_PER_REPO: String(INSTANCES + 10),
         MYAAS_MEMORY_LIMIT: '256m',
+        MYAAS_DISK_LIMIT: '160m',
         MYAAS_RECONCILE_INTERVAL: '10',
         MYAAS_GITHUB_TOKEN: GH_TOKEN,
         MYAAS_GITHUB_API_URL: gh.url,
@@ -147,6 +148,26 @@ describe('the controller on a 3-node Swarm', () => {
     }
     process.stderr.write(`[cluster] killed server 3 times: each time restarted on node${k} with its data\n`);
   }, 400_000);
+
+  it('a clone on a node is held to MYAAS_DISK_LIMIT: writing past it fails there, its neighbours go on', async () => {
+    const all = await Promise.all(created.slice(1).map((c) => get(c.id)));
+    const [greedy, modest] = all.filter((x) => String(x.connection?.url ?? '').startsWith('postgres'));
+    expect(modest, 'two PostgreSQL instances besides the first').toBeTruthy();
+    const k = Number(nodeOfAddr(greedy.connection.host).replace('node', ''));
+    // The node's volume driver made the clone with the limit.
+    const [container] = await cluster.nodes[k - 1]!.docker.listContainers({ filters: { label: [`myaas.instance=${greedy.id}`] } });
+    const volume = container!.Mounts.find((m) => m.Type === 'volume')!;
+    const inspected = await cluster.nodes[k - 1]!.docker.getVolume(volume.Name!).inspect();
+    expect((inspected as any).Status).toMatchObject({ limitBytes: 160 * 2 ** 20, status: 'ready' });
+    // About 400 MB, over twice the limit: the statement fails, or the server stops on a WAL write it cannot make.
+    const write = psql(greedy.connection.url, "create table big as select g, repeat(md5(g::text), 30) as pad from generate_series(1, 400000) g");
+    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device|could not extend file|Check free disk space|server closed the connection unexpectedly/);
+    await psql(modest.connection.url, 'create table notes as select g from generate_series(1, 50000) g');
+    expect(await psql(modest.connection.url, 'select count(*) from notes')).toBe('50000');
+    // The greedy one goes, so that the tests after this one meet only healthy servers.
+    expect((await t.api('DELETE', `/api/v1/instances/${greedy.id}?wait=120`)).body.status).toBe('destroyed');
+    created.splice(created.findIndex((c) => c.id === greedy.id), 1);
+  }, 300_000);
 
   it('a pull request gets an instance; its comment names the node', async () => {
     const res = await fetch(`${t.url}/api/v1/webhooks/github`, webhookRequest('pull_request', pullRequestPayload('opened', { number: 2 }), { secret: SECRET }));

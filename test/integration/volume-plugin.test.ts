@@ -2,7 +2,7 @@
 // socket the way Docker does (POST, JSON, an empty Host header): every protocol call, sealed-only
 // templates, idempotent create, refusals, and state kept across a restart.
 import { request } from 'node:http';
-import { lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../controller/log.js';
@@ -39,6 +39,16 @@ function call(path: string, body?: unknown): Promise<{ status: number; json: any
     req.on('error', reject);
     req.end(data);
   });
+}
+
+/** Flushes a folder's files to disk: a quota may refuse a write only when it reaches the disk. */
+async function sync(dir: string): Promise<void> {
+  const f = await open(join(dir, 'too-much'), 'r+');
+  try {
+    await f.sync();
+  } finally {
+    await f.close();
+  }
 }
 
 describe('volume plugin over its socket', () => {
@@ -93,6 +103,25 @@ describe('volume plugin over its socket', () => {
     // The template is untouched by the clone's write.
     await expect(stat(join(root, 'templates', 'tpl', V1, 'written'))).rejects.toThrow(/ENOENT/);
     expect((await call('/VolumeDriver.Get', { Name: 'one' })).json.Err).toMatch(/no myaas volume named one/);
+  });
+
+  it('puts a clone under a size limit (-o size): writing past it fails with a quota error; the limit goes with the volume', async () => {
+    const LIMIT = 32 * 2 ** 20;
+    expect((await call('/VolumeDriver.Create', { Name: 'small', Opts: { template: 'tpl', version: V1, size: String(LIMIT) } })).json).toEqual({ Err: '' });
+    const mountpoint = join(root, 'volumes', 'small', 'data');
+    expect((await call('/VolumeDriver.Get', { Name: 'small' })).json.Volume.Status).toMatchObject({ limitBytes: LIMIT, status: 'ready' });
+    // 8 MiB fits; 64 MiB more does not (simple quotas count only what the clone writes).
+    await writeFile(join(mountpoint, 'fits'), Buffer.alloc(8 * 2 ** 20, 1));
+    const big = Buffer.alloc(64 * 2 ** 20, 2);
+    await expect(writeFile(join(mountpoint, 'too-much'), big).then(() => sync(mountpoint))).rejects.toThrow(/EDQUOT|quota|error -122/i); // EDQUOT is 122 on Linux; libuv has no name for it
+    // Without -o size there is no limit: the same write succeeds.
+    expect((await call('/VolumeDriver.Create', { Name: 'free', Opts: { template: 'tpl', version: V1 } })).json).toEqual({ Err: '' });
+    await writeFile(join(root, 'volumes', 'free', 'data', 'big'), big);
+    expect((await call('/VolumeDriver.Get', { Name: 'free' })).json.Volume.Status.limitBytes).toBeNull();
+    for (const v of ['small', 'free']) expect((await call('/VolumeDriver.Remove', { Name: v })).json).toEqual({ Err: '' });
+    const err = async (size: unknown) => (await call('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: V1, size } })).json.Err as string;
+    expect(await err('lots')).toMatch(/-o size="lots" is not a number of bytes of at least 16 MiB/);
+    expect(await err('1024')).toMatch(/at least 16 MiB/);
   });
 
   it('refuses what it cannot do, saying why', async () => {
