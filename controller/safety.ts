@@ -92,6 +92,7 @@ export async function prepareHostSafety(
       pidsLimit: s.pidsLimit,
       diskLimitBytes: limit.bytes,
       tlsDir: (user) => tls?.dirFor(user) ?? null,
+      tlsPair: () => tls?.pair ?? null,
     },
     disk,
     tls,

@@ -33,3 +33,11 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
+
+/** "512m", "1g", "10GiB", "1048576" → bytes (k, m, g, t are powers of 1024). */
+export function parseSize(s: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new Error(`not a size: ${s} (use e.g. 512m, 1g)`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
+}

@@ -16,6 +16,8 @@ export interface InstanceTls {
   certFile: string;
   /** how it came to be */
   source: 'configured' | 'self-signed';
+  /** the certificate and key themselves (PEM), for a cluster's nodes (Swarm secrets) */
+  pair: { cert: string; key: string };
 }
 
 const CERT = 'self-signed.crt';
@@ -99,5 +101,5 @@ export async function prepareInstanceTls(
     await chown(d, uid, gid);
     dirs.set(user, d);
   }
-  return { dirFor: (user) => dirs.get(user) ?? null, certFile, source: opts.files ? 'configured' : 'self-signed' };
+  return { dirFor: (user) => dirs.get(user) ?? null, certFile, source: opts.files ? 'configured' : 'self-signed', pair };
 }

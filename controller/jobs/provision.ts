@@ -54,6 +54,8 @@ export interface InstanceSafety {
   diskLimitBytes: number;
   /** host folder with server.crt and server.key readable by an engine's user (`uid:gid`), or null: no TLS */
   tlsDir(engineUser: string): string | null;
+  /** the certificate and key instances offer TLS with (PEM), for a cluster's nodes; null: no TLS */
+  tlsPair?(): { cert: string; key: string } | null;
 }
 
 /** A cluster instance's volume (cut where it lands), the node labels it needs, what Swarm sets aside. */
@@ -194,10 +196,20 @@ export async function provision(
     const listen = host ? { address: deps.publishIp, port: inst.port ?? (await deps.net.freePort(deps.publishIp)) } : undefined;
     // The TLS folder is on this host, not on the nodes: cluster instances offer no TLS (docs/many-hosts.md).
     const tlsDir = cluster ? null : deps.safety.tlsDir(engine.user);
+    // On a cluster the certificate and key go to the node that runs the server as Swarm secrets,
+    // at the same place a single host mounts them; the key owned by the engine's user, 0400.
+    const tlsPair = cluster ? (deps.safety.tlsPair?.() ?? null) : null;
+    const [uid = '0', gid = '0'] = engine.user.split(':');
+    const secretFiles = tlsPair
+      ? [
+          { target: `${TLS_MOUNT}/server.crt`, data: tlsPair.cert, uid, gid, mode: 0o444 },
+          { target: `${TLS_MOUNT}/server.key`, data: tlsPair.key, uid, gid, mode: 0o400 },
+        ]
+      : undefined;
     const spec: ContainerSpec = {
       name: `myaas-${inst.id}`,
       image: version.image,
-      cmd: engine.serverCommand('instance', '/tmp', listen, tlsDir ? TLS_MOUNT : undefined),
+      cmd: engine.serverCommand('instance', '/tmp', listen, tlsDir || tlsPair ? TLS_MOUNT : undefined),
       network: deps.network,
       dockerNetwork: host ? undefined : deps.safety.dockerNetwork ?? undefined,
       user: engine.user,
@@ -209,6 +221,7 @@ export async function provision(
       memoryBytes: deps.memoryBytes,
       nanoCpus: Math.round(deps.cpus * 1e9),
       shmBytes: 128 * 1024 * 1024,
+      ...(secretFiles ? { secretFiles } : {}),
       confine: confinement(engine, deps.memoryBytes, deps.safety.pidsLimit),
     };
     await deps.beforeStart?.(inst.id);

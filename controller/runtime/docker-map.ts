@@ -7,6 +7,7 @@ import type { Bind, ContainerInfo, ContainerSpec, RuntimeEvent, VolumeMount } fr
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 export function createOptions(spec: ContainerSpec, port: string | null): Docker.ContainerCreateOptions {
+  if (spec.secretFiles?.length) throw new AppError('internal', `container ${spec.name}: secret files are for a cluster runtime; on one host, bind-mount the files`);
   const hostPort = spec.publish?.hostPort;
   return {
     name: spec.name,

@@ -51,6 +51,22 @@ export interface ContainerSpec {
   memoryBytes?: number;
   nanoCpus?: number;
   shmBytes?: number;
+  /**
+   * Files handed to the container as a cluster's secrets (Swarm secrets: kept encrypted by the
+   * managers, given only to the nodes that run the task, in memory there). A cluster runtime only:
+   * one host bind-mounts its own files, and the Docker runtime refuses these.
+   */
+  secretFiles?: SecretFile[];
+}
+
+export interface SecretFile {
+  /** absolute path in the container */
+  target: string;
+  data: string;
+  /** owner (numeric) and mode of the file in the container */
+  uid: string;
+  gid: string;
+  mode: number;
 }
 
 /**

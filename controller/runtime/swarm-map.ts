@@ -11,6 +11,8 @@ export interface SwarmSpec extends ContainerSpec {
   /** replicas to start with: 1, or 0 for a service created ahead of its owner and scaled up later */
   replicas?: 0 | 1;
   stopSignal?: string;
+  /** the Swarm secrets made for `secretFiles`, by target (swarm.ts makes them before the service) */
+  secretRefs?: Array<{ id: string; name: string; target: string; uid: string; gid: string; mode: number }>;
 }
 
 /** The fields of a Swarm task we read (the API's Task object). */
@@ -87,6 +89,9 @@ export function serviceSpec(spec: SwarmSpec): Docker.CreateServiceOptions {
         Labels: spec.labels,
         Mounts: [...binds, ...volumes, ...shm, ...tmpfs],
         StopSignal: spec.stopSignal,
+        ...(spec.secretRefs?.length
+          ? { Secrets: spec.secretRefs.map((r) => ({ SecretID: r.id, SecretName: r.name, File: { Name: r.target, UID: r.uid, GID: r.gid, Mode: r.mode } })) }
+          : {}),
         ...(confine ? { ReadOnly: true, CapabilityDrop: ['ALL'] } : {}),
       },
       Resources: {

@@ -16,6 +16,8 @@ import {
 } from './swarm-map.js';
 import { createImagePinner, createNodeAccess } from './swarm-node.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
+import type { SecretFile } from './runtime.js';
 
 export type { SwarmContainerInfo, SwarmNode, SwarmSpec, VolumeMount } from './swarm-map.js';
 
@@ -184,6 +186,32 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     await removeVolumes(s.Spec, tasks, s.ID);
   }
 
+  /**
+   * The Swarm secret holding each file, made when missing. Named by a digest of its target and
+   * content: a changed file (a renewed certificate) is a new secret, and a service keeps the one it
+   * was made with. Nothing of the content is in the name or labels.
+   */
+  async function secretsFor(files: SecretFile[]): Promise<NonNullable<SwarmSpec['secretRefs']>> {
+    const refs: NonNullable<SwarmSpec['secretRefs']> = [];
+    for (const f of files) {
+      const name = `myaas-${createHash('sha256').update(f.target).update('\0').update(f.data).digest('hex').slice(0, 32)}`;
+      const find = async () => ((await docker.listSecrets({ filters: { name: [name] } })) as Array<{ ID: string; Spec?: { Name?: string } }>).find((s) => s.Spec?.Name === name);
+      let id = (await find().catch((e) => fail(e, 'listing secrets')))?.ID;
+      if (!id) {
+        try {
+          id = ((await docker.createSecret({ Name: name, Labels: { 'myaas.role': 'secret-file' }, Data: Buffer.from(f.data).toString('base64') })) as { id: string }).id;
+        } catch (e) {
+          // Another start made it a moment ago.
+          if (statusOf(e) !== 409) fail(e, 'creating a secret');
+          id = (await find())?.ID;
+          if (!id) fail(e, 'creating a secret');
+        }
+      }
+      refs.push({ id: id!, name, target: f.target, uid: f.uid, gid: f.gid, mode: f.mode });
+    }
+    return refs;
+  }
+
   /** The services whose labels include all of `labels`. */
   async function servicesWith(labels: Record<string, string>): Promise<any[]> {
     try {
@@ -250,8 +278,9 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
 
     async start(spec) {
       let id: string;
+      const secretRefs = spec.secretFiles?.length ? await secretsFor(spec.secretFiles) : undefined;
       try {
-        id = (await docker.createService(serviceSpec({ ...spec, image: await pinImage(spec.image).catch((e) => fail(e, `looking up image ${spec.image}`)) }))).id;
+        id = (await docker.createService(serviceSpec({ ...spec, secretRefs, image: await pinImage(spec.image).catch((e) => fail(e, `looking up image ${spec.image}`)) }))).id;
       } catch (e) {
         if (statusOf(e) === 409) {
           throw new AppError('conflict', `a service named ${spec.name} already exists: remove it (docker service rm ${spec.name}) or wait for the reconciler to clean it up`);

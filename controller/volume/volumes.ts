@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { AppError, messageOf } from '../domain/errors.js';
+import { parseSize } from '../domain/disk.js';
 import { assertTemplateName } from '../domain/names.js';
 import type { Logger } from '../domain/logger.js';
 import type { Storage } from '../storage/storage.js';
@@ -110,9 +111,14 @@ export function createVolumeStore(deps: { storage: Storage; sealed: SealCheck; l
     }
     let limitBytes: number | null = null;
     if (o.size !== undefined) {
-      const n = typeof o.size === 'string' && /^[1-9][0-9]{0,15}$/.test(o.size) ? Number(o.size) : NaN;
+      let n = NaN;
+      try {
+        n = typeof o.size === 'string' ? parseSize(o.size) : NaN;
+      } catch {
+        // said below
+      }
       if (!Number.isSafeInteger(n) || n < 16 * 2 ** 20) {
-        throw new AppError('bad_request', `volume ${name}: -o size=${JSON.stringify(o.size)} is not a number of bytes of at least 16 MiB (what the clone may write)`);
+        throw new AppError('bad_request', `volume ${name}: -o size=${JSON.stringify(o.size)} is not a size of at least 16 MiB (what the clone may write; bytes, or e.g. 512m, 10g)`);
       }
       limitBytes = n;
     }

@@ -149,6 +149,20 @@ describe('the controller on a 3-node Swarm', () => {
     process.stderr.write(`[cluster] killed server 3 times: each time restarted on node${k} with its data\n`);
   }, 400_000);
 
+  it('a server on a node offers TLS with the controller\'s certificate, handed over as Swarm secrets', async () => {
+    const inst = await get(created[0]!.id);
+    const url = new URL(inst.connection.url);
+    // verify-ca: the client checks the server's certificate against the controller's own.
+    url.searchParams.set('sslmode', 'verify-ca');
+    url.searchParams.set('sslrootcert', join(t.dataDir, 'tls', 'instances-ca.crt'));
+    expect(await psql(url.toString(), 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')).toBe('t');
+    // The key reached the node as a Swarm secret, not in the service's environment or labels.
+    const [service] = await cluster.manager.docker.listServices({ filters: { label: [`myaas.instance=${inst.id}`] } });
+    const c = (service as any).Spec.TaskTemplate.ContainerSpec;
+    expect(c.Secrets.map((x: any) => [x.File.Name, x.File.Mode])).toEqual([['/etc/myaas/tls/server.crt', 0o444], ['/etc/myaas/tls/server.key', 0o400]]);
+    expect(JSON.stringify([c.Env, c.Labels, (service as any).Spec.Labels])).not.toMatch(/PRIVATE KEY/);
+  });
+
   it('a clone on a node is held to MYAAS_DISK_LIMIT: writing past it fails there, its neighbours go on', async () => {
     const all = await Promise.all(created.slice(1).map((c) => get(c.id)));
     const [greedy, modest] = all.filter((x) => String(x.connection?.url ?? '').startsWith('postgres'));

@@ -72,7 +72,8 @@ describe('volume plugin on a test-bed node', () => {
     );
     await expect(node.docker.createVolume({ Name: 'nope-2', ...opts(v.id, 'no-such-template') })).rejects.toThrow(/template no-such-template version .* is not on this node/);
     await expect(node.docker.createVolume({ Name: 'nope-3', Driver: 'myaas', DriverOpts: { template: 'chinook' } })).rejects.toThrow(/needs -o template=<name> and -o version=<id>/);
-    await expect(node.docker.createVolume({ Name: 'nope-4', Driver: 'myaas', DriverOpts: { template: 'chinook', version: v.id, size: '1g' } })).rejects.toThrow(/unknown option\(s\) size/);
+    await expect(node.docker.createVolume({ Name: 'nope-4', Driver: 'myaas', DriverOpts: { template: 'chinook', version: v.id, mode: 'rw' } })).rejects.toThrow(/unknown option\(s\) mode/);
+    await expect(node.docker.createVolume({ Name: 'nope-6', Driver: 'myaas', DriverOpts: { template: 'chinook', version: v.id, size: 'lots' } })).rejects.toThrow(/-o size="lots" is not a size of at least 16 MiB/);
     await expect(node.docker.createVolume({ Name: 'nope-5', ...opts('../../etc') })).rejects.toThrow(/invalid template version/);
     const names = (await node.docker.listVolumes()).Volumes?.map((x) => x.Name) ?? [];
     expect(names.filter((n) => n.startsWith('nope-'))).toEqual([]);

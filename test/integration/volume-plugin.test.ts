@@ -107,7 +107,8 @@ describe('volume plugin over its socket', () => {
 
   it('puts a clone under a size limit (-o size): writing past it fails with a quota error; the limit goes with the volume', async () => {
     const LIMIT = 32 * 2 ** 20;
-    expect((await call('/VolumeDriver.Create', { Name: 'small', Opts: { template: 'tpl', version: V1, size: String(LIMIT) } })).json).toEqual({ Err: '' });
+    // A size as MYAAS_DISK_LIMIT takes it (here 32m), or in bytes as the controller sends it.
+    expect((await call('/VolumeDriver.Create', { Name: 'small', Opts: { template: 'tpl', version: V1, size: '32m' } })).json).toEqual({ Err: '' });
     const mountpoint = join(root, 'volumes', 'small', 'data');
     expect((await call('/VolumeDriver.Get', { Name: 'small' })).json.Volume.Status).toMatchObject({ limitBytes: LIMIT, status: 'ready' });
     // 8 MiB fits; 64 MiB more does not (simple quotas count only what the clone writes).
@@ -120,8 +121,9 @@ describe('volume plugin over its socket', () => {
     expect((await call('/VolumeDriver.Get', { Name: 'free' })).json.Volume.Status.limitBytes).toBeNull();
     for (const v of ['small', 'free']) expect((await call('/VolumeDriver.Remove', { Name: v })).json).toEqual({ Err: '' });
     const err = async (size: unknown) => (await call('/VolumeDriver.Create', { Name: 'x', Opts: { template: 'tpl', version: V1, size } })).json.Err as string;
-    expect(await err('lots')).toMatch(/-o size="lots" is not a number of bytes of at least 16 MiB/);
+    expect(await err('lots')).toMatch(/-o size="lots" is not a size of at least 16 MiB/);
     expect(await err('1024')).toMatch(/at least 16 MiB/);
+    expect(await err('1m')).toMatch(/at least 16 MiB/);
   });
 
   it('refuses what it cannot do, saying why', async () => {

@@ -55,6 +55,10 @@ describe('the container spec', () => {
     expect(createOptions({ ...spec, network: 'host', dockerNetwork: undefined }, null).HostConfig!.NetworkMode).toBe('host');
     expect(createOptions({ ...spec, dockerNetwork: undefined, confine: undefined }, null).HostConfig).not.toHaveProperty('CapDrop');
   });
+
+  it('refuses secret files on one host (they are a cluster runtime\'s; one host bind-mounts its files)', () => {
+    expect(() => createOptions({ ...spec, secretFiles: [{ target: '/x', data: 'k', uid: '0', gid: '0', mode: 0o400 }] }, null)).toThrow(/secret files are for a cluster runtime/);
+  });
 });
 
 describe('firewall rules', () => {

@@ -61,6 +61,23 @@ describe('serviceSpec', () => {
   });
 });
 
+describe('secret files on Swarm', () => {
+  it('hands the secrets made for the files to the container at their targets, owned and moded as asked', () => {
+    const refs = [
+      { id: 's1', name: 'myaas-aaa', target: '/etc/myaas/tls/server.crt', uid: '999', gid: '999', mode: 0o444 },
+      { id: 's2', name: 'myaas-bbb', target: '/etc/myaas/tls/server.key', uid: '999', gid: '999', mode: 0o400 },
+    ];
+    const c = (serviceSpec({ ...spec, secretRefs: refs }) as any).TaskTemplate.ContainerSpec;
+    expect(c.Secrets).toEqual([
+      { SecretID: 's1', SecretName: 'myaas-aaa', File: { Name: '/etc/myaas/tls/server.crt', UID: '999', GID: '999', Mode: 0o444 } },
+      { SecretID: 's2', SecretName: 'myaas-bbb', File: { Name: '/etc/myaas/tls/server.key', UID: '999', GID: '999', Mode: 0o400 } },
+    ]);
+    // Nothing of a file's content in the labels or the environment.
+    expect(JSON.stringify(c.Labels) + JSON.stringify(c.Env)).not.toMatch(/server\.key/);
+    expect((serviceSpec(spec) as any).TaskTemplate.ContainerSpec.Secrets).toBeUndefined();
+  });
+});
+
 describe('confinement on Swarm', () => {
   it('holds the server in as far as the API carries it: read-only root, tmpfs, no capabilities, a pids cap', () => {
     const s = serviceSpec({ ...spec, confine: { tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,mode=1777,size=64m', '/run/postgresql': 'size=1g' }, pidsLimit: 256 } }) as any;
