@@ -79,7 +79,7 @@ function clusterPlacement(
 }
 
 /** Waits for Swarm to run an instance's service again (it restarts a stopped task); null: no such service. */
-async function runAgain(deps: Pick<ProvisionDeps, 'runtime' | 'clock' | 'readyTimeoutMs'>, serviceId: string) {
+export async function runAgain(deps: Pick<ProvisionDeps, 'runtime' | 'clock' | 'readyTimeoutMs'>, serviceId: string) {
   const deadline = deps.clock.now() + deps.readyTimeoutMs;
   for (;;) {
     const c = await deps.runtime.inspect(serviceId);
@@ -194,7 +194,7 @@ export async function provision(
     const host = deps.network === 'host';
     // Host networking has no Docker-chosen port: the instance keeps its port, or gets a free one now.
     const listen = host ? { address: deps.publishIp, port: inst.port ?? (await deps.net.freePort(deps.publishIp)) } : undefined;
-    // The TLS folder is on this host, not on the nodes: cluster instances offer no TLS (docs/many-hosts.md).
+    // One host bind-mounts its TLS folder; a cluster's nodes get the files as secrets (below).
     const tlsDir = cluster ? null : deps.safety.tlsDir(engine.user);
     // On a cluster the certificate and key go to the node that runs the server as Swarm secrets,
     // at the same place a single host mounts them; the key owned by the engine's user, 0400.

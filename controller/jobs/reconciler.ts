@@ -24,7 +24,7 @@ import type {
   SuspendSteps,
   Telemetry,
 } from '../app/ports.js';
-import { provision, secure, teardown, type ProvisionDeps } from './provision.js';
+import { provision, runAgain, secure, teardown, type ProvisionDeps } from './provision.js';
 import { faultOf, oomNotRecovered, oomRecovered, stoppedOnItsOwn } from './faults.js';
 
 export interface ReconcilerDeps extends ProvisionDeps {
@@ -46,13 +46,6 @@ export interface ReconcilerDeps extends ProvisionDeps {
 
 /** A failure that another attempt cannot fix. */
 class Permanent extends Error {}
-
-/**
- * How long the reconciler waits for Swarm to run a cluster instance's dead server again before it
- * starts one itself: Swarm's restart delay is 1 s, and a service held on a lost node is let go by the
- * runtime's next watch round.
- */
-const PLACED_WITHIN_MS = 30_000;
 
 /** How long a server that lost a process to an out-of-memory kill has to answer again before it is restarted. */
 const OOM_RECOVERY_MS = 30_000;
@@ -258,7 +251,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   async function recover(i: InstanceRecord, ilog: Logger): Promise<void> {
     // On a cluster, Swarm starts the server again itself: on its node (the service is held there), or
     // elsewhere once its node is lost, which is a move (a fresh clone), said as such.
-    const placed = deps.cluster && i.host && i.containerId ? await placedAgain(i.containerId) : null;
+    const placed = deps.cluster && i.host && i.containerId ? (await runAgain(deps, i.containerId))?.node : null;
     if (placed && placed.addr !== i.host) return moved(i, placed.hostname, ilog);
     const c = i.containerId ? await deps.runtime.inspect(i.containerId) : null;
     const oom = oomSeen.delete(i.id);
@@ -329,18 +322,6 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const engine = deps.engines(i.engine);
     const conn = { host: i.host ?? deps.probeHost, port: i.port, database: version.database ?? '', user: engine.adminUser, password: i.password };
     return engine.probe(conn, clock.now() + OOM_RECOVERY_MS).then(() => true, () => false);
-  }
-
-  /** Where Swarm runs a cluster instance's service again, once it does (null: not within PLACED_WITHIN_MS). */
-  async function placedAgain(serviceId: string): Promise<{ addr: string; hostname: string } | null> {
-    const deadline = clock.now() + PLACED_WITHIN_MS;
-    for (;;) {
-      const c = await deps.runtime.inspect(serviceId);
-      if (!c) return null;
-      if (c.running && c.node) return c.node;
-      if (clock.now() > deadline) return null;
-      await clock.sleep(250);
-    }
   }
 
   /** A cluster instance whose node was lost: made again from its template's latest version (data reset). */

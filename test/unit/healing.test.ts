@@ -9,6 +9,16 @@ import { buildCore } from '../helpers/fakes/core.js';
 const owner = apiOwner('alice');
 const fail = () => new AppError('docker_unavailable', 'the Docker engine at unix:///var/run/docker.sock does not answer (ECONNREFUSED)');
 
+/** A ready instance of chinook, and its running container. */
+async function readyInstance() {
+  const core = buildCore();
+  await core.addVersion('chinook');
+  const { instance } = await core.instances.create({ owner, template: 'chinook' });
+  await core.settle();
+  const before = await core.instances.get(instance.id);
+  return { core, instance, before, c: core.world.containers.get(before.containerId!)! };
+}
+
 describe('self-healing instances', () => {
   it('retries a failed provisioning after growing pauses, saying why and which attempt, then succeeds', async () => {
     const core = buildCore({ retryAttempts: 3 });
@@ -81,12 +91,7 @@ describe('self-healing instances', () => {
   });
 
   it('a server that carries on after one of its processes is killed for memory is left running, the owner told', async () => {
-    const core = buildCore();
-    await core.addVersion('chinook');
-    const { instance } = await core.instances.create({ owner, template: 'chinook' });
-    await core.settle();
-    const before = await core.instances.get(instance.id);
-    const c = core.world.containers.get(before.containerId!)!;
+    const { core, instance, before, c } = await readyInstance();
     core.world.emit({ kind: 'oom', containerId: c.id, labels: { ...c.spec.labels } });
     await core.settle();
     const after = await core.instances.get(instance.id);
@@ -95,12 +100,7 @@ describe('self-healing instances', () => {
   });
 
   it('a server that stops answering after one of its processes is killed for memory is started again on its data', async () => {
-    const core = buildCore();
-    await core.addVersion('chinook');
-    const { instance } = await core.instances.create({ owner, template: 'chinook' });
-    await core.settle();
-    const before = await core.instances.get(instance.id);
-    const c = core.world.containers.get(before.containerId!)!;
+    const { core, instance, before, c } = await readyInstance();
     // Its container runs on, but the server never answers again.
     core.world.faults.deadServers.add(c.id);
     core.world.emit({ kind: 'oom', containerId: c.id, labels: { ...c.spec.labels } });
