@@ -138,7 +138,16 @@ async function main(argv: string[]) {
       // A small process (no state DB): starting programs from it directly is cheap.
       const runner = createCommandRunner({ direct: true });
       const storage = await resolveStorage(config.storage, config.dataDir, runner);
-      const plugin = createVolumePlugin({ storage, runner, dataDir: config.dataDir, socketPath: config.volumeSocket, log: createLogger(config.logLevel) });
+      const a = config.agentListen;
+      let agent = null;
+      if (a) {
+        const { createLocalPool } = await import('./storage/btrfs-ship.js');
+        const { readFile } = await import('node:fs/promises');
+        const tls = a.tls ? { cert: await readFile(a.tls.cert, 'utf8'), key: await readFile(a.tls.key, 'utf8') } : null;
+        const pool = createLocalPool('this node', config.dataDir, runner, { removeVersion: (path) => storage.remove(path) });
+        agent = { pool, host: a.host, port: a.port, token: a.token, tls };
+      }
+      const plugin = createVolumePlugin({ storage, runner, dataDir: config.dataDir, socketPath: config.volumeSocket, log: createLogger(config.logLevel), agent });
       await plugin.start();
       await new Promise((resolve) => (process.once('SIGTERM', resolve), process.once('SIGINT', resolve)));
       return plugin.close();

@@ -148,6 +148,12 @@ const schema = z.object({
   MYAAS_SWARM_MANAGER: z.string().optional(),
   MYAAS_SWARM_NODE_ENGINES: z.string().optional(),
   MYAAS_SWARM_NODE_POOLS: z.string().optional(),
+  // a node's pool agent (in `myaas volume-plugin`) and how controllers reach agents (docs/many-hosts.md)
+  MYAAS_AGENT_LISTEN: z.string().optional(),
+  MYAAS_AGENT_TOKEN: z.string().optional(),
+  MYAAS_AGENT_TLS_CERT: z.string().optional(),
+  MYAAS_AGENT_TLS_KEY: z.string().optional(),
+  MYAAS_AGENT_CA: z.string().optional(),
   MYAAS_VOLUME_DRIVER: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'a volume driver name such as myaas').default('myaas'),
 });
 
@@ -173,14 +179,42 @@ function swarmConfig(e: z.infer<typeof schema>) {
   if (!Object.keys(pools).length) {
     throw new Error('MYAAS_RUNTIME=swarm needs MYAAS_SWARM_NODE_POOLS (node hostname=its pool as this host mounts it, comma-separated): templates are shipped there');
   }
+  const agents = Object.entries(pools).filter(([, where]) => /^https?:\/\//.test(where));
+  for (const [node, where] of Object.entries(pools)) {
+    if (!/^https?:\/\//.test(where) && !where.startsWith('/')) throw new Error(`MYAAS_SWARM_NODE_POOLS: node ${node}'s pool ${JSON.stringify(where)} is neither an absolute folder this host mounts nor a pool agent's http(s):// URL`);
+  }
+  if (agents.length) agentToken(e, `MYAAS_SWARM_NODE_POOLS names pool agents (${agents.map(([n]) => n).join(', ')})`);
   return {
     /** a manager's Docker endpoint (DOCKER_HOST form); null: DOCKER_HOST or the local socket */
     manager: e.MYAAS_SWARM_MANAGER ?? e.DOCKER_HOST ?? null,
     /** node hostname → its own Docker endpoint (exec, memory, removing its volumes) */
     engines: parseNodeMap(e.MYAAS_SWARM_NODE_ENGINES, 'MYAAS_SWARM_NODE_ENGINES'),
-    /** node hostname → its pool (MYAAS_DATA_DIR of its volume plugin) as mounted on this host */
+    /** node hostname → its pool (MYAAS_DATA_DIR of its volume plugin) as mounted on this host, or its pool agent's URL */
     pools,
+    /** how pool agents are reached: the shared token and the CA file their certificates are checked with */
+    agent: agents.length ? { token: e.MYAAS_AGENT_TOKEN!, caFile: e.MYAAS_AGENT_CA ?? null } : null,
     volumeDriver: e.MYAAS_VOLUME_DRIVER,
+  };
+}
+
+/** The pool agents' shared secret: long enough to sign with. */
+function agentToken(e: z.infer<typeof schema>, why: string): string {
+  const t = e.MYAAS_AGENT_TOKEN;
+  if (!t) throw new Error(`${why}: set MYAAS_AGENT_TOKEN, the same secret on the controller and every node's agent (e.g. openssl rand -hex 32)`);
+  if (t.length < 32) throw new Error('MYAAS_AGENT_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)');
+  return t;
+}
+
+/** A node's pool agent (`myaas volume-plugin` with MYAAS_AGENT_LISTEN=host:port); null: none. */
+function agentListen(e: z.infer<typeof schema>) {
+  if (!e.MYAAS_AGENT_LISTEN) return null;
+  const m = /^(.+):([0-9]{1,5})$/.exec(e.MYAAS_AGENT_LISTEN);
+  if (!m || Number(m[2]) > 65535) throw new Error(`MYAAS_AGENT_LISTEN must be host:port (e.g. 0.0.0.0:5002), got ${e.MYAAS_AGENT_LISTEN}`);
+  return {
+    host: m[1].replace(/^\[(.*)\]$/, '$1'),
+    port: Number(m[2]),
+    token: agentToken(e, 'MYAAS_AGENT_LISTEN is set'),
+    tls: pair(e.MYAAS_AGENT_TLS_CERT, e.MYAAS_AGENT_TLS_KEY, 'MYAAS_AGENT_TLS'),
   };
 }
 
@@ -286,6 +320,8 @@ function toConfig(e: z.infer<typeof schema>) {
       sweepIntervalMs: parseDuration(e.MYAAS_GITHUB_SWEEP_INTERVAL) * 1000,
     },
     volumeSocket: e.MYAAS_VOLUME_SOCKET,
+    /** the pool agent `myaas volume-plugin` serves beside the plugin; null: none */
+    agentListen: agentListen(e),
     oidc: {
       issuer: e.MYAAS_OIDC_ISSUER.replace(/\/+$/, ''),
       // Specific to this deployment by default, so a token minted for another service is not accepted here.

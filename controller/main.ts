@@ -152,7 +152,8 @@ export async function buildController(config: Config, log: Logger, opts: BuildOp
   const pinnedVersions = new Set(Object.values(config.github.versionPins).flatMap((pins) => Object.values(pins)));
   // Many hosts: versions shipped to the nodes' pools, nodes labelled with what they hold.
   const clusterSync = cluster && config.swarm
-    ? createClusterSync({ nodes: cluster, shipping: createPoolShipping({ source: config.dataDir, pools: config.swarm.pools, runner, removeVersion: (path) => storage.remove(path) }),
+    ? createClusterSync({ nodes: cluster, shipping: createPoolShipping({ source: config.dataDir, pools: config.swarm.pools, runner, removeVersion: (path) => storage.remove(path),
+      agent: config.swarm.agent ? { token: config.swarm.agent.token, ca: config.swarm.agent.caFile ? readFileSync(config.swarm.agent.caFile, 'utf8') : undefined } : undefined }),
       store, home, log, pinned: pinnedVersions,
       reserveBytes: (total) => reserveBytes(config.safety.diskReserve, total) })
     : null;

@@ -2,8 +2,10 @@
 // real storage driver and command runner (only main.ts and cli.ts build real clients).
 import type { CommandRunner } from '../domain/command.js';
 import type { Logger } from '../domain/logger.js';
+import type { PoolAccess } from '../domain/pool-access.js';
 import type { Storage } from '../storage/storage.js';
 import { createPoolLayout } from './layout.js';
+import { createPoolAgentApp, listenAgent, type AgentServer } from './pool-agent.js';
 import { createPluginApp } from './protocol.js';
 import { createSealCheck } from './sealed.js';
 import { listenOnSocket, type SocketServer } from './server.js';
@@ -17,10 +19,14 @@ export interface VolumePluginDeps {
   /** e.g. /run/docker/plugins/myaas.sock: the file name is the driver name Docker knows it by */
   socketPath: string;
   log: Logger;
+  /** the node's pool agent (MYAAS_AGENT_LISTEN): controllers on other machines ship versions through it */
+  agent?: { pool: PoolAccess; host: string; port: number; token: string; tls: { cert: string; key: string } | null } | null;
 }
 
 export interface VolumePlugin {
   store: VolumeStore;
+  /** the agent's port once started (null: no agent) */
+  agentPort(): number | null;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -34,15 +40,27 @@ export function createVolumePlugin(deps: VolumePluginDeps): VolumePlugin {
     log,
   });
   let server: SocketServer | null = null;
+  let agent: AgentServer | null = null;
   return {
     store,
+    agentPort: () => agent?.port ?? null,
     async start() {
       const removed = await store.recover();
       if (removed.length) log.warn({ removed }, 'removed half-built volumes left by a crash');
       server = await listenOnSocket(createPluginApp(store, log), deps.socketPath);
       log.info({ socket: deps.socketPath, dataDir: deps.dataDir, storage: deps.storage.name, volumes: (await store.list()).length }, 'volume plugin listening');
+      const a = deps.agent;
+      if (!a) return;
+      const agentLog = deps.log.child({ component: 'pool-agent' });
+      agent = await listenAgent(createPoolAgentApp({ pool: a.pool, token: a.token, log: agentLog }), a, a.tls);
+      agentLog.info({ listen: `${a.host}:${agent.port}`, tls: !!a.tls }, 'pool agent listening');
+      if (!a.tls && !/^(127\.|::1$|localhost$)/.test(a.host)) {
+        agentLog.warn('the pool agent serves plain HTTP: requests are signed, but template data crosses the network unencrypted; set MYAAS_AGENT_TLS_CERT and MYAAS_AGENT_TLS_KEY');
+      }
     },
     async close() {
+      await agent?.close();
+      agent = null;
       await server?.close();
       server = null;
     },

@@ -161,10 +161,9 @@ describe('template shipping between btrfs pools', () => {
     // The send side delivers only the first 256 KiB of a real stream.
     const streamFile = join(genRoot, 'chinook.stream');
     await runner.run('btrfs', ['send', '-q', '-f', streamFile, join(tpl.controller.dataDir, 'templates', 'chinook', chinook.id)]);
-    const truncated: PoolAccess = {
-      ...tpl.pool,
-      spawn: (file, args) => (file === 'btrfs' && args[0] === 'send' ? spawn('head', ['-c', String(256 * 1024), streamFile], { stdio: ['pipe', 'pipe', 'pipe'] }) : tpl.pool.spawn(file, args)),
-    };
+    const truncated = createLocalPool('import-host', tpl.controller.dataDir, runner, {
+      spawn: (file, args) => spawn(...((file === 'btrfs' && args[0] === 'send' ? ['head', ['-c', String(256 * 1024), streamFile]] : [file, args]) as [string, string[]]), { stdio: ['pipe', 'pipe', 'pipe'] }),
+    });
     await storage.remove(join(node.pool, 'templates', 'chinook', chinook.id));
     await expect(shipper.ship({ template: 'chinook', version: chinook.id, from: truncated, to: node.poolAccess })).rejects.toThrow(/shipping template chinook/);
     expect(await shipper.versionsOn(node.poolAccess, 'chinook')).toEqual([]);
