@@ -11,7 +11,7 @@
 #
 # Node K: netns myaas-nodeK, address 10.231.0.(10+K) on bridge mclbr0 (host 10.231.0.1), socket
 # /run/myaas-cluster/nodeK/docker.sock, pool /var/lib/myaas-cluster/nodeK/pool, Swarm node label
-# myaas.node=nodeK. Seen from a node's own daemon (and its containers' bind mounts) only:
+# myaas.node=nodeK, pool agent http://myaas-nodeK:5002 (token in /run/myaas-cluster/agent.token). Seen from a node's own daemon (and its containers' bind mounts) only:
 # /run/myaas-cluster/local/docker.sock is its own socket and /var/lib/myaas-cluster/local a folder of
 # its own pool (`local` in it), the same paths on every node as on separate machines. The nodes'
 # host names (myaas-nodeK) resolve on this machine through /etc/hosts while the bed is up. Environment: MYAAS_CLUSTER_IMAGES (images every node gets, default both local
@@ -43,6 +43,7 @@ NET=10.231.0
 ADDR_POOL=10.240.0.0/16
 FW_TAG=myaas-cluster
 MAX_NODES=20
+AGENT_PORT=5002
 
 say() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[testbed] error: %s\n' "$*" >&2; exit 1; }
@@ -275,14 +276,27 @@ plugin_start() {
   [ -x "$tsx" ] || die "$tsx is missing: run npm ci in $REPO"
   pid_alive "$d/plugin.pid" volume-plugin >/dev/null && return 0
   rm -f "$d/plugins/myaas.sock"
-  # The plugin runs in the host's namespaces: its socket is in the node's own plugin folder (which
-  # only that daemon sees as /run/docker/plugins) and its pool is the filesystem the daemon sees.
+  # The plugin runs in the node's network namespace and the host's mount namespace: its socket is in
+  # the node's own plugin folder (which only that daemon sees as /run/docker/plugins), its pool is
+  # the filesystem the daemon sees, and its pool agent listens on the node's address, where a
+  # controller elsewhere reaches it (MYAAS_SWARM_NODE_POOLS=myaas-nodeK=http://myaas-nodeK:5002).
   MYAAS_DATA_DIR="$VAR/node$k/pool" MYAAS_STORAGE=btrfs MYAAS_VOLUME_SOCKET="$d/plugins/myaas.sock" \
-    setsid "$tsx" "$REPO/controller/cli.ts" volume-plugin </dev/null >>"$VAR/node$k/plugin.log" 2>&1 9>&- &
+    MYAAS_AGENT_LISTEN="$(ip_of "$k"):$AGENT_PORT" MYAAS_AGENT_TOKEN="$(cat "$RUN/agent.token")" \
+    setsid nsenter --net="/run/netns/$(ns "$k")" -- "$tsx" "$REPO/controller/cli.ts" volume-plugin </dev/null >>"$VAR/node$k/plugin.log" 2>&1 9>&- &
   echo $! >"$d/plugin.pid"
-  for _ in $(seq 1 300); do [ -S "$d/plugins/myaas.sock" ] && return 0; sleep 0.1; done
+  for _ in $(seq 1 300); do
+    [ -S "$d/plugins/myaas.sock" ] && grep -q 'pool agent listening' "$VAR/node$k/plugin.log" && return 0
+    sleep 0.1
+  done
   tail -n 20 "$VAR/node$k/plugin.log" >&2 || true
   die "node$k's volume plugin did not listen within 30 s (log above: $VAR/node$k/plugin.log)"
+}
+
+# The secret the nodes' pool agents and the controllers share (owner-only; gone with the bed).
+agent_token() {
+  [ -s "$RUN/agent.token" ] && return 0
+  mkdir -p "$RUN"
+  (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$RUN/agent.token")
 }
 
 plugin_stop() {
@@ -315,6 +329,7 @@ up() {
   # (`volume ls` looks for all), and Swarm places a task with a myaas volume only on nodes whose
   # description lists the plugin; a node describes itself when it joins, later only every ~20 s.
   if [ "$PLUGINS" = 1 ]; then
+    agent_token
     for k in $(seq 1 "$n"); do plugin_start "$k"; dk "$k" volume ls -q >/dev/null; done
   fi
   make_swarm "$n"

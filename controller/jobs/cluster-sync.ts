@@ -88,6 +88,8 @@ export interface ClusterSync {
 export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
   const { log, shipping } = deps;
   const warned = new Set<string>();
+  /** template/version found in no pool, already said */
+  const lost = new Set<string>();
 
   /** template → versions to hold on every node: the ready ones and retired ones still in use, oldest first. */
   async function wanted(): Promise<Map<string, string[]>> {
@@ -133,10 +135,14 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
             break;
           }
         }
+        const key = `${template}/${version}`;
         if (!from) {
-          log.warn({ template, version }, 'a template version is in neither this controller\'s pool nor any node\'s: it is not shipped; import the template again');
+          // Said once per loss, not at every sweep.
+          if (!lost.has(key)) log.warn({ template, version }, 'a template version is in neither this controller\'s pool nor any node\'s: it is not shipped; import the template again');
+          lost.add(key);
           continue;
         }
+        lost.delete(key);
         try {
           const r = await shipping.fetch(from, template, version, have);
           have.push(version);

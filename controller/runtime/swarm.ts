@@ -162,7 +162,6 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
     }
   }
 
-  /** After the service is gone: its containers leave each node, then its volumes can go too. */
   /** After the service is gone: its volumes go from each node that ran one of its tasks. */
   async function removeVolumes(spec: any, tasks: SwarmTask[], serviceId: string): Promise<void> {
     const names: string[] = (spec?.TaskTemplate?.ContainerSpec?.Mounts ?? [])
@@ -184,6 +183,19 @@ export function createSwarmRuntime(opts: SwarmRuntimeOptions): SwarmRuntime {
       if (statusOf(e) !== 404) fail(e, `removing service ${id}`);
     }
     await removeVolumes(s.Spec, tasks, s.ID);
+    await removeSecrets(s.Spec);
+  }
+
+  /**
+   * The service's secret files go with it unless another service still uses them (Swarm refuses to
+   * remove a secret in use): a replaced certificate's secrets leave with the last instance started
+   * on it, and the current one's are made again at the next start.
+   */
+  async function removeSecrets(spec: any): Promise<void> {
+    for (const ref of spec?.TaskTemplate?.ContainerSpec?.Secrets ?? []) {
+      if (typeof ref?.SecretID !== 'string' || !/^myaas-[0-9a-f]{32}$/.test(ref.SecretName ?? '')) continue;
+      await docker.getSecret(ref.SecretID).remove().catch(() => undefined);
+    }
   }
 
   /**

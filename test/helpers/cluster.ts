@@ -4,7 +4,7 @@
 import { systemClock } from '../../controller/lib/clock.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -30,11 +30,15 @@ export interface ClusterNode {
   docker: Docker;
   pool: string;
   poolAccess: PoolAccess;
+  /** its pool agent (the node's volume plugin), as a controller on another machine reaches it */
+  agentUrl: string;
 }
 
 export interface Cluster {
   nodes: ClusterNode[];
   manager: ClusterNode;
+  /** the secret the nodes' pool agents accept (MYAAS_AGENT_TOKEN) */
+  agentToken: string;
   /** runs testbed-cluster.sh with these arguments */
   script(...args: string[]): Promise<string>;
   down(): Promise<void>;
@@ -69,12 +73,14 @@ export async function clusterUp(n: number): Promise<Cluster> {
       docker: new Docker({ socketPath: dockerHost.slice('unix://'.length) }),
       pool,
       poolAccess: createLocalPool(`node${k}`, pool, runner),
+      agentUrl: `http://myaas-node${k}:5002`,
     });
   }
   if (!reuse) process.stderr.write(`[cluster] test bed of ${n} nodes up in ${(upMs / 1000).toFixed(1)} s\n`);
   return {
     nodes,
     manager: nodes[0],
+    agentToken: (await readFile('/run/myaas-cluster/agent.token', 'utf8').catch(() => '')).trim(),
     script,
     async down() {
       if (reuse) return;

@@ -1,9 +1,10 @@
 // The controller on a 3-node test-bed Swarm (MYAAS_RUNTIME=swarm): templates of both engines imported
-// once on this host and shipped to every node; instances (through the API and a pull request) placed
+// once on this host and shipped to every node through the nodes' pool agents; instances (through the API and a pull request) placed
 // by Swarm across the nodes with their clones cut there, reached by real clients at their node's
 // address; a node's daemon stopped → its instances made again on the other nodes within 60 s of
 // Swarm marking it down, the pull request's comment saying so; the node back → its stale clones gone;
 // everything removed with the instances.
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBtrfsShipper } from '../../controller/storage/btrfs-ship.js';
 import { clusterUp, record, type Cluster, type Series } from '../helpers/cluster.js';
@@ -51,7 +52,9 @@ describe('the controller on a 3-node Swarm', () => {
         MYAAS_RUNTIME: 'swarm',
         MYAAS_SWARM_MANAGER: cluster.manager.dockerHost,
         MYAAS_SWARM_NODE_ENGINES: nodes.map((x) => `myaas-${x.name}=${x.dockerHost}`).join(','),
-        MYAAS_SWARM_NODE_POOLS: nodes.map((x) => `myaas-${x.name}=${x.pool}`).join(','),
+        // Through the nodes' pool agents, as from another machine: this controller mounts no node's pool.
+        MYAAS_SWARM_NODE_POOLS: nodes.map((x) => `myaas-${x.name}=${x.agentUrl}`).join(','),
+        MYAAS_AGENT_TOKEN: cluster.agentToken,
         MYAAS_MAX_INSTANCES: String(INSTANCES + 10),
         MYAAS_MAX_INSTANCES_PER_REPO: String(INSTANCES + 10),
         MYAAS_MEMORY_LIMIT: '256m',
@@ -90,9 +93,19 @@ describe('the controller on a 3-node Swarm', () => {
       }
       return true;
     }, 300_000);
+    // A node is labelled once the shipment's answer is back (a moment after the copy is in place).
+    await until('every node labelled with every version', async () => {
+      for (const n of cluster.nodes) {
+        const labels = (await cluster.manager.docker.getNode(`myaas-${n.name}`).inspect()).Spec.Labels ?? {};
+        if (!versions.every((v) => labels[`myaas.has.${v.id}`] === 'true')) return false;
+      }
+      return true;
+    }, 30_000);
+    // Each copy went through the node's pool agent (its log), not through a mount of its pool.
     for (const n of cluster.nodes) {
-      const labels = (await cluster.manager.docker.getNode(`myaas-${n.name}`).inspect()).Spec.Labels ?? {};
-      for (const v of versions) expect(labels[`myaas.has.${v.id}`]).toBe('true');
+      const log = await readFile(`/var/lib/myaas-cluster/${n.name}/plugin.log`, 'utf8');
+      for (const v of versions) expect(log).toContain(`"template":"${v.template}","version":"${v.id}"`);
+      expect(log).toMatch(/version received, verified and sealed/);
     }
   }, 900_000);
 
@@ -270,6 +283,8 @@ describe('the controller on a 3-node Swarm', () => {
     await Promise.all(created.splice(0).map(async (c) => expect((await t.api('DELETE', `/api/v1/instances/${c.id}?wait=120`)).body.status).toBe('destroyed')));
     expect(await cluster.manager.docker.listServices({ filters: { label: [`myaas.home=${t.dataDir}`] } })).toEqual([]);
     for (const k of [1, 2, 3]) expect(await myaasVolumes(k)).toEqual([]);
+    // The TLS files' Swarm secrets (two per certificate, see the TLS test) leave with the last service using them.
+    expect(await cluster.manager.docker.listSecrets({ filters: { label: ['myaas.role=secret-file'] } })).toEqual([]);
   }, 600_000);
 
   it('a new version replaces the old one on every node once no instance uses it', async () => {

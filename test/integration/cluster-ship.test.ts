@@ -12,7 +12,8 @@ import { createDockerRuntime } from '../../controller/runtime/docker.js';
 import { createBtrfsStorage } from '../../controller/storage/btrfs.js';
 import { createBtrfsShipper, createLocalPool, type PoolAccess } from '../../controller/storage/btrfs-ship.js';
 import { createCommandRunner } from '../../controller/host/command.js';
-import { clusterUp, importChinook, readyCheck, record, type Cluster, type ImportedTemplates } from '../helpers/cluster.js';
+import { clusterUp, importChinook, readyCheck, record, runs, type Cluster, type ImportedTemplates } from '../helpers/cluster.js';
+import { createPoolAgentClient } from '../../controller/storage/pool-agent-client.js';
 import { IMAGES, POOLS, psql } from '../helpers/testbed.js';
 
 // pgbench scale of the generated template: 10 ≈ 160 MB (the default, for CI), 100 ≈ 1.5 GB.
@@ -136,6 +137,33 @@ describe('template shipping between btrfs pools', () => {
         { name: `pgbench next version incremental (stream ${(inc.streamBytes / 1e6).toFixed(1)} MB)`, ms: [inc.ms] },
       ],
       'btrfs send | receive between two pools on this machine, verified and sealed; time per version',
+    );
+  });
+
+  it('ships through a node\'s pool agent (as to another machine) about as fast as into a pool mounted here', async () => {
+    // pgbench v1 into node3 alternately through its mount and through its agent; measured, not asserted.
+    const node = cluster.nodes[2];
+    const agent = createPoolAgentClient({ name: node.name, url: node.agentUrl, token: cluster.agentToken });
+    const mounted: number[] = [];
+    const viaAgent: number[] = [];
+    for (let i = 0; i < runs(); i++) {
+      for (const [to, into] of [[node.poolAccess, mounted], [agent, viaAgent]] as const) {
+        await node.poolAccess.remove('pgbench', pgbench.v1);
+        const r = await shipper.ship({ template: 'pgbench', version: pgbench.v1, from: gen, to });
+        expect(r).toMatchObject({ alreadyThere: false, parent: null });
+        into.push(r.ms);
+      }
+    }
+    expect(await agent.versions('pgbench')).toEqual([pgbench.v1]);
+    expect(await agent.manifest('pgbench', pgbench.v1)).toBe(await gen.manifest('pgbench', pgbench.v1));
+    await node.poolAccess.remove('pgbench', pgbench.v1);
+    await record(
+      `ship-agent-scale${SCALE}`,
+      [
+        { name: `into a pool mounted here (${(sizes.pgbench / 1e6).toFixed(0)} MB)`, ms: mounted },
+        { name: 'through the node\'s pool agent (HTTP)', ms: viaAgent },
+      ],
+      'pgbench full version into a node: its pool mounted on this machine vs through its pool agent; verified and sealed',
     );
   });
 

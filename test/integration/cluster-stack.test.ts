@@ -87,7 +87,9 @@ describe('the controller as a Swarm stack (deploy/stack.yaml)', () => {
       const settings = {
         DATABASE_URL: pg.url,
         MYAAS_API_TOKENS: TOKEN,
-        MYAAS_SWARM_NODE_POOLS: cluster.nodes.map((x) => `myaas-${x.name}=${x.pool}`).join(','),
+        // The nodes' pool agents: the replicas mount no node's pool (test/fixtures/stack-testbed.yaml).
+        MYAAS_SWARM_NODE_POOLS: cluster.nodes.map((x) => `myaas-${x.name}=${x.agentUrl}`).join(','),
+        MYAAS_AGENT_TOKEN: cluster.agentToken,
         MYAAS_SWARM_NODE_ENGINES: cluster.nodes.map((x) => `myaas-${x.name}=${x.dockerHost}`).join(','),
         MYAAS_POSTGRES_IMAGE: IMAGES.postgres,
         MYAAS_MARIADB_IMAGE: IMAGES.mariadb,

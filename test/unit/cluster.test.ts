@@ -141,6 +141,11 @@ describe('cluster sync', () => {
     expect(r.failed).toEqual([]);
     expect(w.labelled.flatMap(([, l]) => Object.keys(l))).not.toContain('myaas.has.v2');
     expect(w.log.text()).toMatch(/in neither this controller's pool nor any node's: it is not shipped; import the template again/);
+    // Said once, not at every sweep; said again if it turns up and is lost once more.
+    await w.sync.sync();
+    await w.sync.sync();
+    const said = () => w.log.text().split('\n').filter((l) => l.includes('in neither this controller')).length;
+    expect(said()).toBe(1);
   });
 
   it('ships what a node lacks (incremental against what it has), labels it, and skips nodes that are down', async () => {
@@ -260,6 +265,7 @@ describe('swarm configuration', () => {
       manager: 'unix:///run/m.sock',
       engines: { 'node-a': 'unix:///run/a.sock', 'node-b': 'tcp://10.0.0.2:2375' },
       pools: { 'node-a': '/pools/a', 'node-b': '/pools/b' },
+      agent: null,
       volumeDriver: 'myaas',
     });
     expect(c.portRange).toEqual({ from: 20000, to: 29999 });
@@ -270,5 +276,32 @@ describe('swarm configuration', () => {
     expect(() => loadConfig({ MYAAS_RUNTIME: 'swarm' } as NodeJS.ProcessEnv)).toThrow(/needs MYAAS_SWARM_NODE_POOLS/);
     expect(() => loadConfig({ ...env, MYAAS_IDLE_SUSPEND: '15m' } as NodeJS.ProcessEnv)).toThrow(/MYAAS_IDLE_SUSPEND is not available with MYAAS_RUNTIME=swarm/);
     expect(() => loadConfig({ ...env, MYAAS_SWARM_NODE_POOLS: 'just-a-path' } as NodeJS.ProcessEnv)).toThrow(/is not <node hostname>=<value>/);
+  });
+  it('reaches a node\'s pool through its agent when given a URL, with the shared token', () => {
+    const token = 'a'.repeat(64);
+    const c = loadConfig({ ...env, MYAAS_SWARM_NODE_POOLS: 'node-a=/pools/a,node-b=https://node-b:5002', MYAAS_AGENT_TOKEN: token, MYAAS_AGENT_CA: '/etc/myaas/agents-ca.pem' } as NodeJS.ProcessEnv);
+    expect(c.swarm?.pools).toEqual({ 'node-a': '/pools/a', 'node-b': 'https://node-b:5002' });
+    expect(c.swarm?.agent).toEqual({ token, caFile: '/etc/myaas/agents-ca.pem' });
+    const agents = { ...env, MYAAS_SWARM_NODE_POOLS: 'node-b=http://node-b:5002' };
+    expect(() => loadConfig(agents as NodeJS.ProcessEnv)).toThrow(/names pool agents \(node-b\): set MYAAS_AGENT_TOKEN/);
+    expect(() => loadConfig({ ...agents, MYAAS_AGENT_TOKEN: 'short' } as NodeJS.ProcessEnv)).toThrow(/at least 32 characters/);
+    expect(() => loadConfig({ ...env, MYAAS_SWARM_NODE_POOLS: 'node-b=pools/b' } as NodeJS.ProcessEnv)).toThrow(/neither an absolute folder .* nor a pool agent's http\(s\):\/\/ URL/);
+  });
+});
+
+describe('pool agent configuration (myaas volume-plugin)', () => {
+  const token = 'b'.repeat(40);
+  it('listens where MYAAS_AGENT_LISTEN says, with the token, and TLS only with both files', () => {
+    expect(loadConfig({} as NodeJS.ProcessEnv).agentListen).toBeNull();
+    expect(loadConfig({ MYAAS_AGENT_LISTEN: '0.0.0.0:5002', MYAAS_AGENT_TOKEN: token } as NodeJS.ProcessEnv).agentListen).toEqual({ host: '0.0.0.0', port: 5002, token, tls: null });
+    expect(loadConfig({ MYAAS_AGENT_LISTEN: '[::]:5002', MYAAS_AGENT_TOKEN: token, MYAAS_AGENT_TLS_CERT: '/c.pem', MYAAS_AGENT_TLS_KEY: '/k.pem' } as NodeJS.ProcessEnv).agentListen).toEqual({
+      host: '::', port: 5002, token, tls: { cert: '/c.pem', key: '/k.pem' },
+    });
+  });
+  it('says what is wrong', () => {
+    expect(() => loadConfig({ MYAAS_AGENT_LISTEN: '0.0.0.0:5002' } as NodeJS.ProcessEnv)).toThrow(/MYAAS_AGENT_LISTEN is set: set MYAAS_AGENT_TOKEN/);
+    expect(() => loadConfig({ MYAAS_AGENT_LISTEN: '5002', MYAAS_AGENT_TOKEN: token } as NodeJS.ProcessEnv)).toThrow(/must be host:port/);
+    expect(() => loadConfig({ MYAAS_AGENT_LISTEN: 'h:99999', MYAAS_AGENT_TOKEN: token } as NodeJS.ProcessEnv)).toThrow(/must be host:port/);
+    expect(() => loadConfig({ MYAAS_AGENT_LISTEN: 'h:5002', MYAAS_AGENT_TOKEN: token, MYAAS_AGENT_TLS_CERT: '/c.pem' } as NodeJS.ProcessEnv)).toThrow(/MYAAS_AGENT_TLS_CERT and MYAAS_AGENT_TLS_KEY go together/);
   });
 });
