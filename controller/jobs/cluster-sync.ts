@@ -71,7 +71,8 @@ export interface SyncReport {
   labelled: number;
   /** nodes that are ready but whose pool this host does not reach (nothing is placed there) */
   unreachable: string[];
-  failed: Array<{ node: string; template: string; version: string; error: string }>;
+  /** what could not be done on a node; version null: the node's pool could not even be read */
+  failed: Array<{ node: string; template: string; version: string | null; error: string }>;
   /** volumes removed from nodes: clones of instances made again elsewhere while their node was lost */
   pruned: string[];
   /** versions removed from nodes (retired, used by no instance, pinned by no repository) */
@@ -175,7 +176,15 @@ export function createClusterSync(deps: ClusterSyncDeps): ClusterSync {
       const full = await poolFull(node.hostname);
       if (full !== null && node.labels[POOL_FULL_LABEL] !== String(full)) labels[POOL_FULL_LABEL] = String(full);
       for (const [template, versions] of want) {
-        const have = await shipping.versionsOn(node.hostname, template);
+        let have: string[];
+        try {
+          have = await shipping.versionsOn(node.hostname, template);
+        } catch (e) {
+          // Its pool agent down, unreachable or refusing: the other nodes go on; its labels stay as they are.
+          report.failed.push({ node: node.hostname, template, version: null, error: messageOf(e) });
+          log.error({ node: node.hostname, template, err: messageOf(e) }, 'could not read a node\'s pool; nothing is shipped there until it answers');
+          continue;
+        }
         for (const version of versions) {
           if (!have.includes(version) && here.get(template)?.includes(version)) {
             try {

@@ -70,7 +70,7 @@ describe('split runtime', () => {
 describe('cluster sync', () => {
   const version = (id: string, template: string, status: TemplateVersion['status']) => ({ id, template, status }) as TemplateVersion;
 
-  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; reach?: string[]; free?: Record<string, number>; pinned?: string[]; here?: Record<string, string[]> }) {
+  function world(o: { nodes: ClusterNode[]; on: Record<string, Record<string, string[]>>; versions: TemplateVersion[]; inUse?: string[]; failShipTo?: string; failListOn?: string; reach?: string[]; free?: Record<string, number>; pinned?: string[]; here?: Record<string, string[]> }) {
     const shipped: string[] = [];
     const fetched: string[] = [];
     const log = createMemoryLogger();
@@ -89,7 +89,10 @@ describe('cluster sync', () => {
       },
       shipping: {
         reaches: (node) => (o.reach ?? o.nodes.map((n) => n.hostname)).includes(node),
-        versionsOn: async (node, template) => [...(o.on[node]?.[template] ?? [])],
+        versionsOn: async (node, template) => {
+          if (node === o.failListOn) throw new Error(`node ${node}'s pool agent (http://${node}:5002): the request's token is not valid here`);
+          return [...(o.on[node]?.[template] ?? [])];
+        },
         ship: async (node, template, v, parents) => {
           if (node === o.failShipTo) throw new Error('disk full');
           shipped.push(`${template}/${v}->${node} parents ${parents.join(',') || '-'}`);
@@ -131,6 +134,16 @@ describe('cluster sync', () => {
     expect(w.fetched).toEqual(['chinook/v2<-n1 parents v1']);
     expect(r.fetched).toEqual([{ node: 'n1', template: 'chinook', version: 'v2', ms: 5, bytes: 100 }]);
     expect(w.shipped).toEqual(['chinook/v1->n3 parents -', 'chinook/v2->n3 parents v1']);
+  });
+
+  it('a node whose pool cannot be read (its agent down or refusing) is said and skipped; the other nodes get their versions', async () => {
+    const w = world({ nodes: [node('n1'), node('n2')], on: {}, versions: [version('v1', 'chinook', 'ready')], failListOn: 'n1' });
+    const r = await w.sync.sync();
+    expect(w.shipped).toEqual(['chinook/v1->n2 parents -']);
+    expect(r.failed).toEqual([{ node: 'n1', template: 'chinook', version: null, error: expect.stringMatching(/token is not valid here/) }]);
+    expect(w.labelled.filter(([, l]) => 'myaas.has.v1' in l).map(([id]) => id)).toEqual(['id-n2']);
+    const said = w.log.text().split('\n').find((l) => l.includes('could not read a node\'s pool'));
+    expect(said).toMatch(/token is not valid here/);
   });
 
   it('a version in no pool at all is neither shipped nor labelled, and said', async () => {
