@@ -4,7 +4,7 @@
 // on template versions only (never "run this program"), each request signed with the shared
 // MYAAS_AGENT_TOKEN for exactly that method and path, valid for a minute and once.
 // storage/pool-agent-client.ts is the other end.
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
@@ -103,10 +103,15 @@ export function createPoolAgentApp(opts: PoolAgentOptions): Hono {
     const origin = c.req.query('origin') ?? '';
     const manifest = c.req.query('manifest') ?? '';
     if (!UUID.test(origin) || !SHA256.test(manifest)) throw new AppError('bad_request', 'a version upload needs ?origin=<source UUID>&manifest=<sha256 of its file list>');
-    if (!c.req.raw.body) throw new AppError('bad_request', 'a version upload needs the btrfs send stream as its body');
     if (await pool.info(t, v)) throw new AppError('conflict', `${t}/${v} is already on this node`);
+    // The request as Node's own stream where the adapter gives it, else the standard body: without
+    // the web-stream conversion a 232 MB version took 1.42× a local receive instead of 1.61×.
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const web = incoming ? null : c.req.raw.body;
+    if (!incoming && !web) throw new AppError('bad_request', 'a version upload needs the btrfs send stream as its body');
+    const body: Readable = incoming ?? Readable.fromWeb(web as import('node:stream/web').ReadableStream);
     const t0 = Date.now();
-    await pool.receive(t, v, Readable.fromWeb(c.req.raw.body as import('node:stream/web').ReadableStream), { origin, manifest });
+    await pool.receive(t, v, body, { origin, manifest });
     log.info({ template: t, version: v, ms: Date.now() - t0 }, 'version received, verified and sealed');
     return c.json({ template: t, version: v }, 201);
   });
