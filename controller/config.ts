@@ -154,6 +154,8 @@ const schema = z.object({
   MYAAS_AGENT_TLS_CERT: z.string().optional(),
   MYAAS_AGENT_TLS_KEY: z.string().optional(),
   MYAAS_AGENT_CA: z.string().optional(),
+  // a Swarm node's bridge its instance tasks join (docker0): `myaas volume-plugin` keeps it isolated
+  MYAAS_NODE_ISOLATE: z.string().regex(/^([a-zA-Z0-9_.-]{1,15})?$/, 'a network interface name such as docker0').optional(),
   MYAAS_VOLUME_DRIVER: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'a volume driver name such as myaas').default('myaas'),
 });
 
@@ -322,6 +324,8 @@ function toConfig(e: z.infer<typeof schema>) {
     volumeSocket: e.MYAAS_VOLUME_SOCKET,
     /** the pool agent `myaas volume-plugin` serves beside the plugin; null: none */
     agentListen: agentListen(e),
+    /** the bridge whose containers `myaas volume-plugin` keeps from opening connections; null: none */
+    nodeIsolate: e.MYAAS_NODE_ISOLATE || null,
     oidc: {
       issuer: e.MYAAS_OIDC_ISSUER.replace(/\/+$/, ''),
       // Specific to this deployment by default, so a token minted for another service is not accepted here.

@@ -15,7 +15,8 @@
 # /run/myaas-cluster/local/docker.sock is its own socket and /var/lib/myaas-cluster/local a folder of
 # its own pool (`local` in it), the same paths on every node as on separate machines. The nodes'
 # host names (myaas-nodeK) resolve on this machine through /etc/hosts while the bed is up. Environment: MYAAS_CLUSTER_IMAGES (images every node gets, default both local
-# engine images), MYAAS_CLUSTER_POOL_SIZE (8G), MYAAS_CLUSTER_PLUGINS=0 (no volume plugins).
+# engine images), MYAAS_CLUSTER_POOL_SIZE (8G), MYAAS_CLUSTER_PLUGINS=0 (no volume plugins),
+# MYAAS_CLUSTER_ISOLATE= (empty: the plugins leave the nodes' default bridge open; default docker0).
 #
 # Why each daemon runs in its own mount namespace: Docker finds legacy volume plugins by socket
 # under /run/docker/plugins (and specs under /etc/docker/plugins), one folder per machine; a private
@@ -36,6 +37,7 @@ CACHE=${MYAAS_CLUSTER_CACHE:-/var/cache/myaas/cluster}
 POOL_SIZE=${MYAAS_CLUSTER_POOL_SIZE:-8G}
 IMAGES=${MYAAS_CLUSTER_IMAGES:-myaas-local/postgres:15 myaas-local/mariadb:10.11}
 PLUGINS=${MYAAS_CLUSTER_PLUGINS:-1}
+ISOLATE=${MYAAS_CLUSTER_ISOLATE-docker0}   # the bridge the plugins isolate; empty: none
 DR="$VAR/dataroots"           # mount point of the cached btrfs image holding the seed and data roots
 DR_IMG="$CACHE/dataroots.img"
 BRIDGE=mclbr0
@@ -280,8 +282,9 @@ plugin_start() {
   # the node's own plugin folder (which only that daemon sees as /run/docker/plugins), its pool is
   # the filesystem the daemon sees, and its pool agent listens on the node's address, where a
   # controller elsewhere reaches it (MYAAS_SWARM_NODE_POOLS=myaas-nodeK=http://myaas-nodeK:5002).
+  # It keeps the node's default bridge, where instance tasks run, from opening connections.
   MYAAS_DATA_DIR="$VAR/node$k/pool" MYAAS_STORAGE=btrfs MYAAS_VOLUME_SOCKET="$d/plugins/myaas.sock" \
-    MYAAS_AGENT_LISTEN="$(ip_of "$k"):$AGENT_PORT" MYAAS_AGENT_TOKEN="$(cat "$RUN/agent.token")" \
+    MYAAS_AGENT_LISTEN="$(ip_of "$k"):$AGENT_PORT" MYAAS_AGENT_TOKEN="$(cat "$RUN/agent.token")" MYAAS_NODE_ISOLATE="$ISOLATE" \
     setsid nsenter --net="/run/netns/$(ns "$k")" -- "$tsx" "$REPO/controller/cli.ts" volume-plugin </dev/null >>"$VAR/node$k/plugin.log" 2>&1 9>&- &
   echo $! >"$d/plugin.pid"
   for _ in $(seq 1 300); do

@@ -12,8 +12,12 @@ import { AppError, messageOf } from '../domain/errors.js';
 const IFACE = /^[a-zA-Z0-9_.-]{1,15}$/;
 const COMMENT = ['-m', 'comment', '--comment', 'myaas: instances may not open connections'];
 
-/** [chain, rule…] for the bridge `bridge`, in the filter table. */
-export function isolationRules(bridge: string): string[][] {
+/**
+ * [chain, rule…] for the bridge `bridge`, in the filter table. `sameBridge`: also between containers
+ * on that bridge (a Swarm node's default bridge, where inter-container traffic cannot be turned off
+ * per network; bridged frames pass iptables where Docker runs, br_netfilter).
+ */
+export function isolationRules(bridge: string, o: { sameBridge?: boolean } = {}): string[][] {
   if (!IFACE.test(bridge)) throw new AppError('internal', `refusing firewall rules for interface ${JSON.stringify(bridge)}`);
   const notReply = ['-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED'];
   return [
@@ -21,22 +25,22 @@ export function isolationRules(bridge: string): string[][] {
     ['INPUT', '-i', bridge, ...notReply, ...COMMENT, '-j', 'REJECT'],
     // Through the host: other networks, other bridges, the internet. DOCKER-USER is Docker's place
     // for rules of its users, consulted before its own FORWARD rules and kept when Docker restarts.
-    ['DOCKER-USER', '-i', bridge, '!', '-o', bridge, ...notReply, ...COMMENT, '-j', 'REJECT'],
+    ['DOCKER-USER', '-i', bridge, ...(o.sameBridge ? [] : ['!', '-o', bridge]), ...notReply, ...COMMENT, '-j', 'REJECT'],
   ];
 }
 
 export interface Firewall {
   /** Makes sure the isolation rules for `bridge` are in place (and drops ours of bridges that are gone). */
-  isolate(bridge: string): Promise<void>;
+  isolate(bridge: string, o?: { sameBridge?: boolean }): Promise<void>;
   /** Removes them (for tests that made their own network). */
-  release(bridge: string): Promise<void>;
+  release(bridge: string, o?: { sameBridge?: boolean }): Promise<void>;
 }
 
 export function createIptablesFirewall(runner: CommandRunner): Firewall {
   const iptables = (args: string[]) => runner.run('iptables', ['-w', '5', ...args]);
 
-  async function release(bridge: string): Promise<void> {
-    for (const [chain, ...rule] of isolationRules(bridge)) {
+  async function release(bridge: string, o: { sameBridge?: boolean } = {}): Promise<void> {
+    for (const [chain, ...rule] of isolationRules(bridge, o)) {
       // -D removes one copy per call; stop when none is left.
       for (let i = 0; i < 10; i++) if (!(await iptables(['-D', chain, ...rule]).then(() => true, () => false))) break;
     }
@@ -53,9 +57,9 @@ export function createIptablesFirewall(runner: CommandRunner): Firewall {
 
   return {
     release,
-    async isolate(bridge) {
+    async isolate(bridge, o = {}) {
       await tidy().catch(() => undefined);
-      for (const [chain, ...rule] of isolationRules(bridge)) {
+      for (const [chain, ...rule] of isolationRules(bridge, o)) {
         const present = await iptables(['-C', chain, ...rule]).then(() => true, () => false);
         if (present) continue;
         try {

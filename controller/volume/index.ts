@@ -1,6 +1,7 @@
 // The volume plugin's factory: what `myaas volume-plugin` runs on every node. The caller builds the
 // real storage driver and command runner (only main.ts and cli.ts build real clients).
 import type { CommandRunner } from '../domain/command.js';
+import { messageOf } from '../domain/errors.js';
 import type { Logger } from '../domain/logger.js';
 import type { PoolAccess } from '../domain/pool-access.js';
 import type { Storage } from '../storage/storage.js';
@@ -21,7 +22,17 @@ export interface VolumePluginDeps {
   log: Logger;
   /** the node's pool agent (MYAAS_AGENT_LISTEN): controllers on other machines ship versions through it */
   agent?: { pool: PoolAccess; host: string; port: number; token: string; tls: { cert: string; key: string } | null } | null;
+  /**
+   * MYAAS_NODE_ISOLATE: keeps the containers of this node's instance bridge from opening connections
+   * (firewall rules). Applied at start and every ISOLATE_EVERY_MS: Docker may start after the plugin
+   * (it makes the DOCKER-USER chain), and a reboot flushes the rules.
+   */
+  isolation?: { bridge: string; apply(): Promise<void> } | null;
+  /** how often the isolation rules are checked again; default 30 s */
+  isolateEveryMs?: number;
 }
+
+const ISOLATE_EVERY_MS = 30_000;
 
 export interface VolumePlugin {
   store: VolumeStore;
@@ -41,6 +52,20 @@ export function createVolumePlugin(deps: VolumePluginDeps): VolumePlugin {
   });
   let server: SocketServer | null = null;
   let agent: AgentServer | null = null;
+  let isolating: NodeJS.Timeout | null = null;
+  let isolationError: string | null = null;
+  /** Applies the node's isolation rules; says so when that starts or stops failing, not at every try. */
+  async function isolate(iso: NonNullable<VolumePluginDeps['isolation']>): Promise<void> {
+    try {
+      await iso.apply();
+      if (isolationError !== null) log.info({ bridge: iso.bridge }, 'instance isolation rules in place again');
+      isolationError = null;
+    } catch (e) {
+      const msg = messageOf(e);
+      if (msg !== isolationError) log.error({ bridge: iso.bridge, err: msg }, `could not put the instance isolation rules in place; trying again every ${(deps.isolateEveryMs ?? ISOLATE_EVERY_MS) / 1000} s`);
+      isolationError = msg;
+    }
+  }
   return {
     store,
     agentPort: () => agent?.port ?? null,
@@ -49,6 +74,13 @@ export function createVolumePlugin(deps: VolumePluginDeps): VolumePlugin {
       if (removed.length) log.warn({ removed }, 'removed half-built volumes left by a crash');
       server = await listenOnSocket(createPluginApp(store, log), deps.socketPath);
       log.info({ socket: deps.socketPath, dataDir: deps.dataDir, storage: deps.storage.name, volumes: (await store.list()).length }, 'volume plugin listening');
+      const iso = deps.isolation;
+      if (iso) {
+        await isolate(iso);
+        if (isolationError === null) log.info({ bridge: iso.bridge }, 'containers on this bridge may not open connections (MYAAS_NODE_ISOLATE)');
+        isolating = setInterval(() => void isolate(iso), deps.isolateEveryMs ?? ISOLATE_EVERY_MS);
+        isolating.unref();
+      }
       const a = deps.agent;
       if (!a) return;
       const agentLog = deps.log.child({ component: 'pool-agent' });
@@ -59,6 +91,9 @@ export function createVolumePlugin(deps: VolumePluginDeps): VolumePlugin {
       }
     },
     async close() {
+      // The rules stay: instances stay held in while the plugin is down.
+      if (isolating) clearInterval(isolating);
+      isolating = null;
       await agent?.close();
       agent = null;
       await server?.close();

@@ -5,12 +5,13 @@
 // Swarm marking it down, the pull request's comment saying so; the node back → its stale clones gone;
 // everything removed with the instances.
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBtrfsShipper } from '../../controller/storage/btrfs-ship.js';
 import { clusterUp, record, type Cluster, type Series } from '../helpers/cluster.js';
 import { addChinookDumps, importAndWait, startTestController, wipe, type TestController } from '../helpers/controller.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
-import { POOLS, mariadb, psql, requirePool, until } from '../helpers/testbed.js';
+import { POOLS, mariadb, psql, requirePool, run, until } from '../helpers/testbed.js';
 import { pullRequestPayload, webhookRequest } from '../helpers/webhook-fixtures.js';
 import { join } from 'node:path';
 
@@ -176,6 +177,54 @@ describe('the controller on a 3-node Swarm', () => {
     expect(JSON.stringify([c.Env, c.Labels, (service as any).Spec.Labels])).not.toMatch(/PRIVATE KEY/);
   });
 
+  it('instances on a node open no connection: not to a neighbour, the node or the outside; clients reach them at the node', async () => {
+    const all = await Promise.all(created.map((c) => get(c.id)));
+    const host = all[0].connection.host;
+    const [a, b] = all.filter((x) => x.connection.host === host && String(x.connection.url).startsWith('postgres'));
+    const node = cluster.nodes.find((n) => n.addr === host)!;
+    const containerOf = async (id: string) => (await node.docker.listContainers({ filters: { label: [`myaas.instance=${id}`] } }))[0]!;
+    const ca = await containerOf(a.id);
+    const nets = (await containerOf(b.id)).NetworkSettings.Networks as Record<string, { IPAddress: string }>;
+    // Swarm tasks without a network join the node's default bridge, which the node's plugin isolates.
+    expect(Object.keys(nets)).toEqual(['bridge']);
+    const ipB = nets.bridge!.IPAddress;
+    const outside = createServer((sock) => sock.end());
+    await new Promise<void>((r) => outside.listen(0, '10.231.0.1', () => r()));
+    const port = (outside.address() as { port: number }).port;
+    const tcp = (target: string, p: number) => `timeout 3 bash -c 'echo > /dev/tcp/${target}/${p}' 2>/dev/null && echo open || echo closed`;
+    const reach = async (container: string, target: string, p: number) => {
+      const exec = await node.docker.getContainer(container).exec({ Cmd: ['bash', '-c', tcp(target, p)], AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({});
+      const out = await new Promise<string>((r) => {
+        let text = '';
+        stream.on('data', (d: Buffer) => (text += d.toString()));
+        stream.on('end', () => r(text));
+      });
+      return /open/.test(out) ? 'open' : 'closed';
+    };
+    const net = await node.docker.createNetwork({ Name: `iso-probe-${process.pid}` });
+    const probe = await node.docker.createContainer({ Image: 'myaas-local/postgres:15', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: `iso-probe-${process.pid}` } });
+    try {
+      expect(await reach(ca.Id, ipB, 5432), 'instance → its neighbour on the node').toBe('closed');
+      expect(await reach(ca.Id, node.addr, 5002), 'instance → its node (the pool agent)').toBe('closed');
+      expect(await reach(ca.Id, '10.231.0.1', port), 'instance → outside the Swarm').toBe('closed');
+      // Each target is there and listening: the neighbour from its node, the agent from here, the
+      // outside from a container on another network of the same node.
+      const fromNode = await run('nsenter', [`--net=/run/netns/myaas-${node.name}`, 'bash', '-c', tcp(ipB, 5432)]);
+      expect(fromNode.stdout.trim(), 'the node → the neighbour').toBe('open');
+      expect((await fetch(`http://${node.addr}:5002/healthz`)).status, 'here → the pool agent').toBe(200);
+      await probe.start();
+      expect(await reach(probe.id, '10.231.0.1', port), 'a container on another network of the node → outside').toBe('open');
+      // Clients still reach both at their node.
+      expect(await answers(a)).toBe('3503');
+      expect(await answers(b)).toBe('3503');
+    } finally {
+      await probe.remove({ force: true }).catch(() => undefined);
+      await net.remove().catch(() => undefined);
+      outside.close();
+    }
+  }, 120_000);
+
   it('a clone on a node is held to MYAAS_DISK_LIMIT: writing past it fails there, its neighbours go on', async () => {
     const all = await Promise.all(created.slice(1).map((c) => get(c.id)));
     const [greedy, modest] = all.filter((x) => String(x.connection?.url ?? '').startsWith('postgres'));
@@ -186,9 +235,10 @@ describe('the controller on a 3-node Swarm', () => {
     const volume = container!.Mounts.find((m) => m.Type === 'volume')!;
     const inspected = await cluster.nodes[k - 1]!.docker.getVolume(volume.Name!).inspect();
     expect((inspected as any).Status).toMatchObject({ limitBytes: 160 * 2 ** 20, status: 'ready' });
-    // About 400 MB, over twice the limit: the statement fails, or the server stops on a WAL write it cannot make.
+    // About 400 MB, over twice the limit: the statement fails, or the server stops on a WAL write it
+    // cannot make (its backend, or another process of it that PANICs, restarting them all).
     const write = psql(greedy.connection.url, "create table big as select g, repeat(md5(g::text), 30) as pad from generate_series(1, 400000) g");
-    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device|could not extend file|Check free disk space|server closed the connection unexpectedly/);
+    await expect(write).rejects.toThrow(/Disk quota exceeded|No space left on device|could not extend file|Check free disk space|server closed the connection unexpectedly|crash of another server process/);
     await psql(modest.connection.url, 'create table notes as select g from generate_series(1, 50000) g');
     expect(await psql(modest.connection.url, 'select count(*) from notes')).toBe('50000');
     // The greedy one goes, so that the tests after this one meet only healthy servers.

@@ -6,10 +6,11 @@ import { lstat, mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../controller/log.js';
+import { createMemoryLogger } from '../helpers/webhook-fixtures.js';
 import { createBtrfsStorage } from '../../controller/storage/btrfs.js';
 import { createCommandRunner } from '../../controller/host/command.js';
 import { createVolumePlugin, type VolumePlugin } from '../../controller/volume/index.js';
-import { POOLS, requirePool } from '../helpers/testbed.js';
+import { POOLS, requirePool, until } from '../helpers/testbed.js';
 
 const root = join(POOLS.btrfs, `it-volplugin-${process.pid}`);
 const socket = join(root, 'plugins', 'myaas.sock');
@@ -156,5 +157,33 @@ describe('volume plugin over its socket', () => {
     const other = createVolumePlugin({ storage, runner, dataDir: root, socketPath: socket, log: createLogger('silent') });
     await expect(other.start()).rejects.toThrow(/already serves/);
     expect((await call('/VolumeDriver.Remove', { Name: 'kept' })).json.Err).toBe('');
+  });
+});
+
+describe('volume plugin: the node\'s isolation rules (MYAAS_NODE_ISOLATE)', () => {
+  it('applies them at start and again and again; a failure (Docker not started yet) is said once and its end too', async () => {
+    const log = createMemoryLogger();
+    const results = [new Error('iptables has no DOCKER-USER chain yet'), new Error('iptables has no DOCKER-USER chain yet'), null, null];
+    let calls = 0;
+    const apply = async () => {
+      const r = results[Math.min(calls++, results.length - 1)];
+      if (r) throw r;
+    };
+    const dir = join(POOLS.btrfs, `it-volplugin-iso-${process.pid}`);
+    const p = createVolumePlugin({ storage, runner, dataDir: dir, socketPath: join(dir, 'plugins', 'myaas.sock'), log, isolation: { bridge: 'docker0', apply }, isolateEveryMs: 50 });
+    await p.start();
+    try {
+      await until('the rules in place again', async () => calls >= 4, 10_000);
+    } finally {
+      await p.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    const said = log.lines.map((l) => l.msg ?? '');
+    expect(said.filter((m) => m.startsWith('could not put the instance isolation rules in place'))).toHaveLength(1);
+    expect(said.filter((m) => m === 'instance isolation rules in place again')).toHaveLength(1);
+    // Closed: no more tries.
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(after);
   });
 });

@@ -311,6 +311,12 @@ describe('pool agent configuration (myaas volume-plugin)', () => {
       host: '::', port: 5002, token, tls: { cert: '/c.pem', key: '/k.pem' },
     });
   });
+  it('isolates the bridge MYAAS_NODE_ISOLATE names, none when unset or empty, and refuses a name that is no interface', () => {
+    expect(loadConfig({ MYAAS_NODE_ISOLATE: 'docker0' } as NodeJS.ProcessEnv).nodeIsolate).toBe('docker0');
+    expect(loadConfig({ MYAAS_NODE_ISOLATE: '' } as NodeJS.ProcessEnv).nodeIsolate).toBeNull();
+    expect(loadConfig({} as NodeJS.ProcessEnv).nodeIsolate).toBeNull();
+    expect(() => loadConfig({ MYAAS_NODE_ISOLATE: 'docker0 -j ACCEPT' } as NodeJS.ProcessEnv)).toThrow(/a network interface name such as docker0/);
+  });
   it('says what is wrong', () => {
     expect(() => loadConfig({ MYAAS_AGENT_LISTEN: '0.0.0.0:5002' } as NodeJS.ProcessEnv)).toThrow(/MYAAS_AGENT_LISTEN is set: set MYAAS_AGENT_TOKEN/);
     expect(() => loadConfig({ MYAAS_AGENT_LISTEN: '5002', MYAAS_AGENT_TOKEN: token } as NodeJS.ProcessEnv)).toThrow(/must be host:port/);

@@ -71,6 +71,10 @@ describe('firewall rules', () => {
       expect(r.slice(-2)).toEqual(['-j', 'REJECT']);
     }
     expect(() => isolationRules('br0; rm -rf /')).toThrow(/refusing/);
+    // A Swarm node's default bridge: also between its containers (no per-network ICC switch there).
+    const [, node] = isolationRules('docker0', { sameBridge: true });
+    expect(node.slice(0, 4)).toEqual(['DOCKER-USER', '-i', 'docker0', '-m']);
+    expect(node.join(' ')).not.toContain('-o docker0');
   });
 
   it('adds a rule only when iptables -C does not find it', async () => {
