@@ -12,6 +12,14 @@ export interface SplitRuntimeOptions {
 }
 
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
+/** Docker's label on a Swarm task's container. */
+const SWARM_TASK = 'com.docker.swarm.task.id';
+/**
+ * A controller on a Swarm node (deploy/stack.yaml) shares that node's engine with the tasks of its
+ * instance services, which carry the services' labels: those are the cluster's, known through their
+ * services. Seen as this host's containers, the sweep took them for orphans and removed them.
+ */
+const ownedHere = (labels: Record<string, string>) => !(SWARM_TASK in labels);
 const SERVICE_ID = /^[0-9a-z]{25}$/;
 
 export function createSplitRuntime(opts: SplitRuntimeOptions): Runtime {
@@ -42,11 +50,15 @@ export function createSplitRuntime(opts: SplitRuntimeOptions): Runtime {
       await cluster.remove(id);
       await local.remove(id);
     },
-    removeAll: async (labels) => (await cluster.removeAll(labels)) + (await local.removeAll(labels)),
-    list: async (labels): Promise<ContainerInfo[]> => [...(await cluster.list(labels)), ...(await local.list(labels))],
+    async removeAll(labels) {
+      const here = (await local.list(labels)).filter((c) => ownedHere(c.labels));
+      for (const c of here) await local.remove(c.id);
+      return (await cluster.removeAll(labels)) + here.length;
+    },
+    list: async (labels): Promise<ContainerInfo[]> => [...(await cluster.list(labels)), ...(await local.list(labels)).filter((c) => ownedHere(c.labels))],
     inspect: (id) => either(id, (rt) => rt.inspect(id)),
     watch(labels, onEvent: (e: RuntimeEvent) => void) {
-      const stops = [cluster.watch(labels, onEvent), local.watch(labels, onEvent)];
+      const stops = [cluster.watch(labels, onEvent), local.watch(labels, (e) => ownedHere(e.labels) && onEvent(e))];
       return () => stops.forEach((s) => s());
     },
     memoryUsage: (id) => either(id, (rt) => rt.memoryUsage(id)),

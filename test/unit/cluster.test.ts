@@ -60,10 +60,35 @@ describe('split runtime', () => {
     expect(cluster.calls).toContain('cluster remove myaas-i1');
     expect(local.calls).toContain('local remove myaas-i1');
     expect((await rt.list({})).map((c) => c.id)).toEqual([service, 'myaas-i1', container, 'myaas-import-v1']);
-    expect(await rt.removeAll({})).toBe(2);
+    // The cluster's own count (its fake says 1), and this host's containers one by one.
+    expect(await rt.removeAll({})).toBe(3);
+    expect(local.calls).toContain(`local remove ${container}`);
     rt.watch({}, () => undefined)();
     expect(cluster.calls).toContain('cluster watch');
     expect(local.calls).toContain('local watch');
+  });
+
+  it('leaves alone the Swarm task containers this host\'s engine also runs (a controller on a node)', async () => {
+    // On a Swarm node the local engine also runs the tasks of instance services, with the services'
+    // labels: they are the cluster's, reported through their services, never this host's containers.
+    const task = 'b'.repeat(64);
+    const local = fakeRuntime('local', [container, task]);
+    const taskLabels = { 'myaas.role': 'instance', 'myaas.instance': 'i1', 'com.docker.swarm.task.id': 'x1', 'com.docker.swarm.service.id': service };
+    local.rt.list = async () => [container, task].map((id) => ({ id, name: id, labels: id === task ? taskLabels : { 'myaas.role': 'import' }, running: true, hostPort: null, exitCode: null, oomKilled: false }));
+    local.rt.watch = (_l, on) => {
+      on({ kind: 'died', containerId: task, labels: taskLabels });
+      on({ kind: 'died', containerId: container, labels: { 'myaas.role': 'import' } });
+      return () => undefined;
+    };
+    const cluster = fakeRuntime('cluster', [service]);
+    const rt = createSplitRuntime({ local: local.rt, cluster: cluster.rt, onCluster: (l) => l['myaas.role'] === 'instance' });
+    expect((await rt.list({})).map((c) => c.id)).toEqual([service, container]);
+    expect(await rt.removeAll({})).toBe(2);
+    expect(local.calls).toContain(`local remove ${container}`);
+    expect(local.calls).not.toContain(`local remove ${task}`);
+    const seen: Array<string | null> = [];
+    rt.watch({}, (e) => seen.push(e.containerId))();
+    expect(seen).toEqual([container]);
   });
 });
 
