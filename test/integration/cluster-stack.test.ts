@@ -145,8 +145,19 @@ describe('the controller as a Swarm stack (deploy/stack.yaml)', () => {
       if (v?.status === 'failed') throw new Error(`import failed: ${v.error}`);
       return v?.status === 'ready';
     }, 300_000);
+    // The instance on the standby's node, where the new active will share an engine with its task
+    // (other nodes paused meanwhile: they keep what runs there and take nothing new).
+    const others = cluster.nodes.filter((n) => n.k !== first.standby);
+    const availability = async (n: (typeof others)[number], a: 'pause' | 'active') => {
+      const node = cluster.manager.docker.getNode(`myaas-${n.name}`);
+      const spec = await node.inspect();
+      await node.update({ version: spec.Version.Index, ...spec.Spec, Availability: a });
+    };
+    for (const n of others) await availability(n, 'pause');
     const made = await api(first.active, 'POST', '/api/v1/instances?wait=120', { template: 'chinook', name: 'kept' });
+    for (const n of others) await availability(n, 'active');
     expect(made.body.status, made.body.error).toBe('ready');
+    expect(made.body.connection.host).toBe(cluster.nodes[first.standby - 1]!.addr);
     expect(cluster.nodes.map((n) => n.addr)).toContain(made.body.connection.host);
     expect(await psql(made.body.connection.url, 'select count(*) from track')).toBe('3503');
     await psql(made.body.connection.url, 'create table marker as select 7 as n');
@@ -169,6 +180,9 @@ describe('the controller as a Swarm stack (deploy/stack.yaml)', () => {
     expect(await psql(got.body.connection.url, 'select n from marker')).toBe('7');
     const after = await instanceServices(made.body.id);
     expect(after.map((s) => s.ID)).toEqual([before[0]!.ID]);
+    // Its task ran on through the handover: the new active, on the same node, left its container alone.
+    const tasks = await cluster.manager.docker.listTasks({ filters: { service: [before[0]!.ID] } });
+    expect(tasks.map((x: any) => x.Status.State)).toEqual(['running']);
     const list = (await api(first.standby, 'GET', '/api/v1/instances')).body as any[];
     expect(list.filter((i) => i.name === 'kept')).toHaveLength(1);
 
