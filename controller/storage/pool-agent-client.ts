@@ -89,16 +89,16 @@ export function createPoolAgentClient(opts: AgentClientOptions): PoolAccess {
   async function failure(res: IncomingMessage): Promise<AppError> {
     const text = await collect(res).catch(() => '');
     let message = text.slice(0, 500) || `HTTP ${res.statusCode}`;
-    let code = 'storage_unavailable';
+    // The agent's own refusals keep their meaning here; anything else is the node's pool failing.
+    let code: 'storage_unavailable' | 'conflict' | 'invalid_name' = 'storage_unavailable';
     try {
       const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
       if (e?.message) message = e.message;
-      if (res.statusCode === 401 || res.statusCode === 403) code = 'storage_unavailable';
-      else if (e?.code === 'conflict' || e?.code === 'invalid_name') code = e.code;
+      if (e?.code === 'conflict' || e?.code === 'invalid_name') code = e.code;
     } catch {
       // not JSON: keep the text
     }
-    return new AppError(code as 'storage_unavailable', `${who}: ${message}`);
+    return new AppError(code, `${who}: ${message}`);
   }
 
   async function json<T>(method: string, path: string, ok: number[] = [200]): Promise<T | null> {
