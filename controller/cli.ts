@@ -152,15 +152,7 @@ async function main(argv: string[]) {
       if (bridge) {
         const { createIptablesFirewall } = await import('./host/firewall.js');
         const firewall = createIptablesFirewall(runner);
-        const apply = async () => {
-          try {
-            await firewall.isolate(bridge, { sameBridge: true });
-          } catch (e) {
-            const m = messageOf(e);
-            if (/No chain/i.test(m)) throw new Error('iptables has no DOCKER-USER chain yet: Docker has not started on this node (it makes that chain)');
-            throw new Error(`${m.replace(/; run the controller as root[\s\S]*$/, '')}; myaas volume-plugin needs root and iptables on the node`);
-          }
-        };
+        const apply = () => firewall.isolate(bridge, { sameBridge: true, hint: 'myaas volume-plugin needs root and iptables on the node' });
         isolation = { bridge, apply };
       }
       const plugin = createVolumePlugin({ storage, runner, dataDir: config.dataDir, socketPath: config.volumeSocket, log: createLogger(config.logLevel), agent, isolation });

@@ -31,7 +31,8 @@ export function isolationRules(bridge: string, o: { sameBridge?: boolean } = {})
 
 export interface Firewall {
   /** Makes sure the isolation rules for `bridge` are in place (and drops ours of bridges that are gone). */
-  isolate(bridge: string, o?: { sameBridge?: boolean }): Promise<void>;
+  /** `hint`: what to do when a rule cannot be added (the caller knows; default: the controller's). */
+  isolate(bridge: string, o?: { sameBridge?: boolean; hint?: string }): Promise<void>;
   /** Removes them (for tests that made their own network). */
   release(bridge: string, o?: { sameBridge?: boolean }): Promise<void>;
 }
@@ -65,10 +66,14 @@ export function createIptablesFirewall(runner: CommandRunner): Firewall {
         try {
           await iptables(['-I', chain, '1', ...rule]);
         } catch (e) {
+          // Docker makes DOCKER-USER when it starts: before that, there is nothing to add to yet.
+          if (chain === 'DOCKER-USER' && /no chain/i.test(messageOf(e))) {
+            throw new AppError('internal', 'iptables has no DOCKER-USER chain yet: Docker has not started here (it makes that chain)');
+          }
           throw new AppError(
             'internal',
             `cannot add the firewall rule that keeps instances from opening connections (iptables -I ${chain} … on ${bridge}): ${messageOf(e)}; ` +
-              'run the controller as root on a host with iptables (Docker needs it too), or set MYAAS_NETWORK=host knowing that instances are then not isolated',
+              (o.hint ?? 'run the controller as root on a host with iptables (Docker needs it too), or set MYAAS_NETWORK=host knowing that instances are then not isolated'),
           );
         }
       }

@@ -36,8 +36,6 @@ const ISOLATE_EVERY_MS = 30_000;
 
 export interface VolumePlugin {
   store: VolumeStore;
-  /** the agent's port once started (null: no agent) */
-  agentPort(): number | null;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -68,7 +66,6 @@ export function createVolumePlugin(deps: VolumePluginDeps): VolumePlugin {
   }
   return {
     store,
-    agentPort: () => agent?.port ?? null,
     async start() {
       const removed = await store.recover();
       if (removed.length) log.warn({ removed }, 'removed half-built volumes left by a crash');

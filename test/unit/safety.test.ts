@@ -95,6 +95,21 @@ describe('firewall rules', () => {
     await fw.isolate('br-abc');
     expect(calls.filter((c) => c.includes(' -I ')).length).toBe(2);
   });
+
+  it('says when Docker has not made DOCKER-USER yet, and gives the caller\'s advice otherwise', async () => {
+    const failing = (why: string) =>
+      createIptablesFirewall({
+        async run(_file, args) {
+          if (args[2] === '-S') return { stdout: '', stderr: '' };
+          if (args[2] === '-C') throw new Error('Bad rule');
+          if (args[2] === '-I' && args[3] === 'DOCKER-USER') throw new Error(why);
+          return { stdout: '', stderr: '' };
+        },
+      });
+    await expect(failing('iptables: No chain/target/match by that name.').isolate('docker0', { sameBridge: true })).rejects.toThrow(/no DOCKER-USER chain yet: Docker has not started/);
+    await expect(failing('Permission denied').isolate('docker0', { sameBridge: true, hint: 'run it as root on the node' })).rejects.toThrow(/Permission denied; run it as root on the node$/);
+    await expect(failing('Permission denied').isolate('br-abc')).rejects.toThrow(/or set MYAAS_NETWORK=host/);
+  });
 });
 
 describe('the pool reserve', () => {
